@@ -1,0 +1,70 @@
+"""What an engine hands to the table builder: the contract between the two halves of `load`.
+
+An engine (tshark or native) turns a capture file into a time-ordered stream of two kinds of
+events; :mod:`tlskit.capture._builder` turns that stream into the `messages`, `connections`
+and `certificates` tables. Everything protocol-semantic (who is the client, established,
+resumed, JA3/JA4, alerts) lives in the builder, so both engines give the same answers.
+
+- :class:`TcpPacket`: one TCP packet, for connection boundaries and timing (SYN, SYN-ACK,
+  FIN, RST, retransmissions). Engines emit one per TCP packet of connections they track.
+- :class:`TlsUnit`: one TLS-level unit after TCP reassembly: a complete handshake message
+  (reassembled across records), a ChangeCipherSpec, an alert, or a record whose content
+  stayed opaque (encrypted without keys, or application data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# TCP flag bits as in the header.
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+
+
+@dataclass(slots=True)
+class TcpPacket:
+    frame: int  # 1-based frame number in the file
+    time: float  # epoch seconds (UTC)
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    flags: int  # TCP flag bits
+    payload_len: int
+    retransmission: bool = False  # payload bytes already seen (counted once)
+
+
+@dataclass(slots=True)
+class TlsUnit:
+    frame: int  # frame holding the unit's last byte
+    time: float
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    content_type: int  # 20 CCS, 21 alert, 22 handshake, 23 application data (inner type once decrypted)
+    record_version: int  # record-layer version of the (first) record carrying it
+    length: int  # record length (opaque/CCS/alert) or handshake body length
+    body: bytes | None  # handshake: full message incl. 4-byte header; alert: 2 bytes; CCS: 1 byte; None if opaque
+    encrypted: bool = False  # ciphertext on the wire
+    decrypted: bool = False  # recovered with a key log
+    sslv2: bool = False  # an SSLv2-format ClientHello (body is the SSLv2 message)
+    starttls: str | None = None  # protocol that preceded TLS on this stream (smtp, imap, ...)
+    notes: list[str] = field(default_factory=list)  # e.g. "garbled record at frame 12"
+
+
+Event = TcpPacket | TlsUnit
+
+
+class Engine(Protocol):
+    """An engine yields events in capture order (by frame number).
+
+    Problems with the file that leave partial results (truncated last packet, garbled
+    record) are reported with ``warnings.warn(..., CaptureWarning)``; unusable input raises
+    :class:`tlskit.errors.CaptureError`.
+    """
+
+    name: str
+
+    def events(self) -> Iterator[Event]: ...

@@ -11,6 +11,7 @@ import platform
 import shutil
 import subprocess
 import sys
+from functools import partial
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -101,7 +102,7 @@ def run_checks() -> list[Check]:
         _guarded("tshark", True, "", _tshark),
     ]
     for dist, (required, why) in PACKAGES.items():
-        checks.append(_guarded(dist, required, PIP_FIX, lambda d=dist, r=required, w=why: _package(d, r, w)))
+        checks.append(_guarded(dist, required, PIP_FIX, partial(_package, dist, required, why)))
     jdk = "sudo apt-get install -y openjdk-17-jdk-headless (or any JDK >= 11 on PATH)"
     checks += [
         _guarded("java", False, jdk, lambda: _binary("java", ["java", "-version"], "the lab's Java JSSE peers", jdk)),

@@ -210,12 +210,15 @@ DIAGNOSIS = Table(
         Column("alert", "string", "First fatal alert (IANA name), <NA> if none."),
         Column("alert_from", _cat(SIDES), "Side that sent it."),
         Column("cause", _cat(CAUSES), "Why the handshake ended as it did (fixed vocabulary)."),
-        Column("confidence", "Float64", "0..1: how firmly the evidence decides the cause."),
-        Column("rule", "string", "Id of the rule that decided (see tlskit.diagnose.RULES)."),
-        Column("fault", _cat(SIDES), "Side whose configuration should change."),
+        Column("confidence", "Float64", "0..1: how firmly the evidence decides the cause (the rule's confidence, lowered when its evidence is indirect)."),
+        Column("rule", "string", "Id of the rule that decided (see tlskit.diagnose.RULES and rules_table())."),
+        Column("fault", _cat(SIDES), "Side whose configuration should change; <NA> when none is at fault (ok) or the capture cannot tell."),
         Column("summary", "string", "One sentence."),
         Column("remediation", "string", "What to change and on which side."),
         Column("evidence", LIST, "Facts that decided it, each naming frames."),
+        Column("hop", _cat(["inbound", "outbound", "other"]), "inbound: client app → router; outbound: message processor → backend (from roles=, else inferred)."),
+        Column("fix_on", "string", "The party whose settings to change (client application, router, message processor, backend)."),
+        Column("hop_inferred", "boolean", "The hop was inferred from the capture, not from given roles."),
     ),
 )
 
@@ -257,7 +260,8 @@ def _coerce(col: pd.Series, c: Column) -> pd.Series:
     if c.dtype == UTC_TIME:
         return pd.to_datetime(col, utc=True).astype(UTC_TIME)
     if c.dtype == DURATION:
-        return pd.to_timedelta(col).astype(DURATION)
+        # all-NaT records arrive as datetime64 NaT, which to_timedelta refuses: pass them as None
+        return pd.to_timedelta(col.astype(object).where(col.notna(), None)).astype(DURATION)
     if c.dtype == "object":
         if c.name == "der":
             return col.astype(object)

@@ -6,10 +6,19 @@ and `certificates` tables. Everything protocol-semantic (who is the client, esta
 resumed, JA3/JA4, alerts) lives in the builder, so both engines give the same answers.
 
 - :class:`TcpPacket`: one TCP packet, for connection boundaries and timing (SYN, SYN-ACK,
-  FIN, RST, retransmissions). Engines emit one per TCP packet of connections they track.
+  FIN, RST, retransmissions). Engines emit one per TCP packet of connections they track, or
+  may leave out packets with nothing of interest (no SYN/FIN/RST, not a retransmission) as
+  long as a connection's first and last packets are emitted: the builder reads only those.
 - :class:`TlsUnit`: one TLS-level unit after TCP reassembly: a complete handshake message
   (reassembled across records), a ChangeCipherSpec, an alert, or a record whose content
-  stayed opaque (encrypted without keys, or application data).
+  stayed opaque (encrypted without keys, or application data). Engines may stop emitting
+  opaque application-data units once a connection carries bulk data, provided the first 16
+  per direction and the last one before each side closes are emitted.
+
+Both carry ``stream``: the engine's TCP connection index (like tshark's ``tcp.stream``), so a
+reused 4-tuple after FIN/RST is a new connection; -1 means "key on the 4-tuple".
+Events come in capture order within a connection; connections may interleave out of order
+(an engine may hold a connection's first packets until it knows the stream carries TLS).
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ class TcpPacket:
     flags: int  # TCP flag bits
     payload_len: int
     retransmission: bool = False  # payload bytes already seen (counted once)
+    stream: int = -1  # engine's TCP connection index
 
 
 @dataclass(slots=True)
@@ -52,13 +62,14 @@ class TlsUnit:
     sslv2: bool = False  # an SSLv2-format ClientHello (body is the SSLv2 message)
     starttls: str | None = None  # protocol that preceded TLS on this stream (smtp, imap, ...)
     notes: list[str] = field(default_factory=list)  # e.g. "garbled record at frame 12"
+    stream: int = -1  # engine's TCP connection index
 
 
 Event = TcpPacket | TlsUnit
 
 
 class Engine(Protocol):
-    """An engine yields events in capture order (by frame number).
+    """An engine yields events in capture order within each connection.
 
     Problems with the file that leave partial results (truncated last packet, garbled
     record) are reported with ``warnings.warn(..., CaptureWarning)``; unusable input raises

@@ -15,7 +15,9 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import Any, TextIO
 
 from tlskit._version import __version__
 from tlskit.errors import TlskitError
@@ -42,11 +44,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    shown: set[str] = set()
+
+    def one_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: TextIO | None = None, line: str | None = None) -> None:
+        # A terminal user needs the warning once, as one line; not the source line that raised it.
+        text = " ".join(str(message).split())
+        if text not in shown:
+            shown.add(text)
+            print(f"tlskit: warning: {text}", file=sys.stderr)
+
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = one_line
+            return int(args.func(args) or 0)
+    except BrokenPipeError:  # `tlskit ... | head`: the reader left; not an error of ours
+        _silence_stdout(sys.stdout)
+        return 0
     except TlskitError as err:
         print(f"tlskit: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("tlskit: interrupted", file=sys.stderr)
         return 130
+
+
+def _silence_stdout(stream: Any) -> None:
+    import contextlib
+    import os
+
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # later flushes at exit would raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())

@@ -1,0 +1,116 @@
+"""Time tlskit's loaders against bare tshark and a pyshark loop on one capture, in one run.
+
+Each case runs in its own Python process so that its peak memory (getrusage ru_maxrss of
+the process and of its largest child) is its own:
+
+- ``tshark-fields``: ``tshark -n -T fields`` with the fields a TLS triage extracts
+  (addresses, ports, flags, record and handshake types, SNI, suites), output discarded;
+- ``pyshark``: a pyshark ``FileCapture`` loop reading the same fields, over the first
+  ``--pyshark-packets`` packets only (it is far too slow for the whole file) and
+  extrapolated by packets/s;
+- ``load-tshark``: ``tlskit.load(path, engine="tshark")``;
+- ``load-native``: ``tlskit.load(path, engine="native")``.
+
+Usage::
+
+    python benchmarks/run.py [CAPTURE] [--pyshark-packets 20000] [--out benchmarks/out/results.json]
+
+CAPTURE defaults to benchmarks/out/bench.pcap (make it with benchmarks/make_capture.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIELDS = (
+    "frame.number", "frame.time_epoch", "ip.src", "tcp.srcport", "ip.dst", "tcp.dstport",
+    "tcp.flags", "tcp.len", "tls.record.content_type", "tls.handshake.type",
+    "tls.handshake.extensions_server_name", "tls.handshake.ciphersuite", "tls.alert_message.desc",
+)
+
+
+def _peak_mb() -> tuple[float, float]:
+    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return round(me, 1), round(kids, 1)
+
+
+def case(name: str, path: Path, pyshark_packets: int) -> dict[str, object]:
+    sys.path.insert(0, str(ROOT))
+    started = time.perf_counter()
+    result: dict[str, object] = {"case": name}
+    if name == "tshark-fields":
+        argv = ["tshark", "-n", "-r", str(path), "-T", "fields"] + [a for f in FIELDS for a in ("-e", f)]
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    elif name == "pyshark":
+        import pyshark
+
+        cap = pyshark.FileCapture(str(path), keep_packets=False, custom_parameters=["-c", str(pyshark_packets)])
+        n = 0
+        try:
+            for pkt in cap:
+                n += 1
+                if "TCP" in pkt:
+                    _ = (pkt.tcp.srcport, pkt.tcp.dstport, pkt.tcp.flags)
+                if "TLS" in pkt:
+                    _ = (pkt.tls.get_field("record_content_type"), pkt.tls.get_field("handshake_type"))
+        finally:
+            cap.close()
+        result["packets_read"] = n
+    else:
+        import tlskit
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cap = tlskit.load(path, engine=name.removeprefix("load-"), progress=False)
+        result["connections"] = len(cap.connections)
+        result["messages"] = len(cap.messages)
+        result["certificates"] = len(cap.certificates)
+        result["established"] = int(cap.connections["established"].fillna(False).sum())
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    result["peak_mb_self"], result["peak_mb_children"] = _peak_mb()
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("capture", nargs="?", type=Path, default=ROOT / "benchmarks" / "out" / "bench.pcap")
+    ap.add_argument("--case", help=argparse.SUPPRESS)
+    ap.add_argument("--pyshark-packets", type=int, default=20_000)
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "results.json")
+    ap.add_argument("--cases", default="tshark-fields,pyshark,load-native,load-tshark")
+    args = ap.parse_args()
+    if args.case:  # child: one measurement, JSON on stdout
+        print(json.dumps(case(args.case, args.capture, args.pyshark_packets)))
+        return
+    stats_file = args.capture.with_suffix(args.capture.suffix + ".json")
+    stats = json.loads(stats_file.read_text()) if stats_file.is_file() else {}
+    packets = int(stats.get("packets", 0))
+    results = {"capture": str(args.capture), "bytes": args.capture.stat().st_size, "generator": stats,
+               "cpus": os.cpu_count(), "load_average": os.getloadavg(), "cases": []}
+    for name in args.cases.split(","):
+        out = subprocess.run(
+            [sys.executable, __file__, str(args.capture), "--case", name, "--pyshark-packets", str(args.pyshark_packets)],
+            capture_output=True, text=True, check=True,
+        ).stdout
+        r = json.loads(out.strip().splitlines()[-1])
+        counted = int(r.get("packets_read", packets))  # type: ignore[call-overload]
+        r["packets_per_s"] = round(counted / float(r["seconds"])) if counted else None  # type: ignore[arg-type]
+        r["load_average_after"] = os.getloadavg()
+        results["cases"].append(r)
+        print(json.dumps(r), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+"""Capture file -> tables: :func:`load` and the :class:`Capture` it returns.
+
+    >>> cap = tlskit.load("incident.pcapng", keylog="sslkeys.log")
+    >>> cap.connections[["sni", "version_name", "established", "alert_name"]]
+
+Two engines fill the same tables (:mod:`tlskit.schema`): ``"native"`` (tlskit's own
+streaming reader, the default) and ``"tshark"`` (Wireshark's dissectors, the reference).
+Both hand events to :func:`tlskit.capture._builder.build_tables`, so nothing downstream
+knows which one ran.
+"""
+
+from __future__ import annotations
+
+import gc
+import html
+import os
+import sys
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tlskit.capture._builder import build_tables
+from tlskit.capture._events import Event
+from tlskit.errors import CaptureError, CaptureWarning
+
+ENGINES = ("native", "tshark")
+AUTO_PROGRESS_BYTES = 64 << 20  # files above this show a progress bar when progress=None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One connection's row with its messages and certificates (``Capture.connection(id)``)."""
+
+    conn_id: int
+    row: pd.Series
+    messages: pd.DataFrame
+    certificates: pd.DataFrame
+
+    def _repr_html_(self) -> str:
+        r = self.row
+        head = (f"<b>conn {self.conn_id}</b>: {html.escape(str(r['client_ip']))}:{r['client_port']} → "
+                f"{html.escape(str(r['server_ip']))}:{r['server_port']} "
+                f"sni={html.escape(str(r['sni']))} {html.escape(str(r['version_name']))} "
+                f"established={r['established']} alert={html.escape(str(r['alert_name']))}")
+        cols = ["seq", "frame", "direction", "content_type_name", "handshake_type_name",
+                "alert_description_name", "encrypted", "length"]
+        return f"<div>{head}</div>" + self.messages[cols].to_html(index=False)
+
+
+@dataclass
+class Capture:
+    """The tables read from one capture file.
+
+    Attributes
+    ----------
+    path : Path
+        The capture file.
+    messages, connections, certificates : DataFrame
+        See :data:`tlskit.schema.MESSAGES`, :data:`~tlskit.schema.CONNECTIONS` and
+        :data:`~tlskit.schema.CERTIFICATES` for every column's meaning.
+    engine : str
+        ``"native"`` or ``"tshark"``.
+    warnings : list of str
+        What could not be read (truncation, skipped fragments, no TLS found...).
+    keylog : Path or None
+        The key log used (its path only; secrets are never kept).
+    """
+
+    path: Path
+    messages: pd.DataFrame
+    connections: pd.DataFrame
+    certificates: pd.DataFrame
+    engine: str = "native"
+    warnings: list[str] = field(default_factory=list)
+    keylog: Path | None = None
+
+    def connection(self, conn_id: int) -> Connection:
+        """The row, messages and certificates of one connection."""
+        rows = self.connections[self.connections["conn_id"] == conn_id]
+        if rows.empty:
+            raise KeyError(f"no connection {conn_id} in {self.path.name} "
+                           f"(conn_id runs 0..{len(self.connections) - 1})")
+        m = self.messages[self.messages["conn_id"] == conn_id].reset_index(drop=True)
+        c = self.certificates[self.certificates["conn_id"] == conn_id].reset_index(drop=True)
+        return Connection(conn_id, rows.iloc[0], m, c)
+
+    def packet(self, frame: int) -> Any:
+        """Wireshark's full field tree of one frame (pyshark), for drill-down."""
+        from tlskit.capture._tshark import packet_tree
+
+        return packet_tree(self.path, frame, self.keylog)
+
+    def to_parquet(self, directory: str | Path) -> Path:
+        """Write the three tables as Parquet files under ``directory``; returns it."""
+        try:
+            from tlskit.capture._parquet import to_parquet
+        except ImportError:
+            to_parquet = _to_parquet
+        return Path(to_parquet(self, directory))
+
+    def __repr__(self) -> str:
+        c = self.connections
+        return (f"Capture({self.path.name!r}, engine={self.engine!r}, connections={len(c)}, "
+                f"established={int(c['established'].fillna(False).sum())}, messages={len(self.messages)}, "
+                f"certificates={len(self.certificates)}, warnings={len(self.warnings)})")
+
+    def _repr_html_(self) -> str:
+        c = self.connections
+        failed = c[~c["established"].fillna(False)]
+        parts = [
+            f"<b>{html.escape(self.path.name)}</b> ({self.engine} engine"
+            + (", key log" if self.keylog else "") + ")",
+            f"{len(c)} TLS connection(s), {len(c) - len(failed)} established, {len(failed)} not",
+        ]
+        if self.warnings:
+            items = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings[:10])
+            parts.append(f"<details><summary>{len(self.warnings)} warning(s)</summary><ul>{items}</ul></details>")
+        cols = ["conn_id", "client_ip", "server_ip", "server_port", "sni", "version_name",
+                "cipher_suite_name", "established", "alert_name", "alert_from"]
+        table = c[cols].head(20).to_html(index=False, na_rep="")
+        return "<div>" + "<br>".join(parts) + "</div>" + table
+
+
+def _to_parquet(capture: Capture, directory: str | Path) -> Path:
+    """Fallback writer: one file per table, written to a temporary name then renamed."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("messages", "connections", "certificates"):
+        frame: pd.DataFrame = getattr(capture, name)
+        tmp = out / f".{name}.parquet.tmp"
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, out / f"{name}.parquet")
+    return out
+
+
+def _progress_bar(path: Path, progress: bool | None) -> tuple[Callable[[int, int], None] | None, Any]:
+    size = path.stat().st_size if path.is_file() else 0
+    if progress is None:
+        interactive = "ipykernel" in sys.modules or sys.stderr.isatty()
+        progress = interactive and size > AUTO_PROGRESS_BYTES
+    if not progress:
+        return None, None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=size, unit="B", unit_scale=True, desc=path.name, leave=False)
+
+    def update(done: int, total: int) -> None:
+        bar.update(max(0, done - bar.n))
+
+    return update, bar
+
+
+def _engine_events(path: Path, keylog: Path | None, engine: str,
+                   progress: Callable[[int, int], None] | None) -> tuple[Iterator[Event], Any]:
+    if engine == "native":
+        from tlskit.capture._native import NativeEngine
+
+        native = NativeEngine(path, keylog, progress=progress)
+        return native.events(), native
+    if engine == "tshark":
+        from tlskit.capture._tshark import TsharkEngine
+
+        ts = TsharkEngine(path, keylog)
+        return ts.events(), ts
+    raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+
+
+def load(path: str | Path, *, keylog: str | Path | None = None, engine: str = "native",
+         progress: bool | None = None) -> Capture:
+    """Read a capture file into the messages / connections / certificates tables.
+
+    Parameters
+    ----------
+    path
+        pcap or pcapng file, optionally gzip-compressed (recognised by content).
+    keylog
+        SSLKEYLOGFILE-format key log: TLS 1.3 handshakes (certificates, encrypted alerts)
+        become visible. Secrets embedded in a pcapng are used as well.
+    engine
+        ``"native"`` (default, no tshark needed) or ``"tshark"``.
+    progress
+        Show a progress bar over bytes read; None: only for big files in a notebook or terminal.
+
+    Returns
+    -------
+    Capture
+        ``.messages``, ``.connections``, ``.certificates`` (columns in :mod:`tlskit.schema`),
+        ``.warnings``.
+
+    Raises
+    ------
+    CaptureError
+        The file is missing, a directory, empty, or not a capture (the message says what to do).
+    KeylogError
+        The key log is missing or holds no usable secret.
+    """
+    p = Path(path)
+    kl = Path(keylog) if keylog is not None else None
+    if kl is not None:
+        from tlskit.tls.keylog import read_keylog
+
+        read_keylog(kl)  # fail early, naming the key log, before reading a large capture
+    update, bar = _progress_bar(p, progress)
+    notes: list[str] = []
+    # Millions of small objects and no reference cycles: the cyclic collector would rescan them
+    # over and over (loads slow down super-linearly); collect once afterwards instead.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CaptureWarning)
+            events, eng = _engine_events(p, kl, engine, update)
+            messages, connections, certificates = build_tables(events, path=str(p))
+            notes.extend(getattr(eng, "notes", []))
+    finally:
+        if collecting:
+            gc.enable()
+        if bar is not None:
+            bar.close()
+    seen: list[str] = []
+    for w in caught:
+        if issubclass(w.category, CaptureWarning):
+            seen.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    seen.extend(f"{p}: {n}" for n in notes if not any(n in s for s in seen))
+    if connections.empty:
+        packets = getattr(eng, "packets", None)
+        seen.append(f"{p}: no TLS connection found" + (f" in {packets} packet(s)" if packets is not None else "")
+                    + "; check that the capture was taken on the right interface/port and covers the handshake")
+    for message in seen:
+        warnings.warn(CaptureWarning(message), stacklevel=2)
+    return Capture(p, messages, connections, certificates, engine=engine, warnings=seen, keylog=kl)
+
+
+def load_many(paths: str | Path | Iterable[str | Path], *, keylog: str | Path | None = None,
+              engine: str = "native", workers: int | None = None, progress: bool | None = None) -> Capture:
+    """Load many captures (a list, or a glob pattern) in a process pool and concatenate them.
+
+    Returns
+    -------
+    Capture
+        Tables with an extra leading ``capture`` column (the file name); ``path`` is the
+        common directory.
+    """
+    import glob
+    from concurrent.futures import ProcessPoolExecutor
+
+    if isinstance(paths, (str, Path)):
+        files = sorted(Path(p) for p in glob.glob(str(paths)))
+        if not files:
+            raise CaptureError("no file matches this pattern", path=paths, fix="check the glob pattern")
+    else:
+        files = [Path(p) for p in paths]
+    workers = workers or min(len(files), os.cpu_count() or 1)
+    if workers <= 1 or len(files) == 1:
+        caps = [load(f, keylog=keylog, engine=engine, progress=False) for f in files]
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            caps = list(pool.map(_load_quiet, files, [keylog] * len(files), [engine] * len(files)))
+    tables: dict[str, list[pd.DataFrame]] = {"messages": [], "connections": [], "certificates": []}
+    notes: list[str] = []
+    for f, cap in zip(files, caps, strict=True):
+        notes.extend(cap.warnings)
+        for name, frames in tables.items():
+            frame = getattr(cap, name).copy()
+            frame.insert(0, "capture", f.name)
+            frames.append(frame)
+    common = Path(os.path.commonpath([str(f.resolve()) for f in files])) if files else Path(".")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        out = {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
+    return Capture(common, out["messages"], out["connections"], out["certificates"], engine=engine,
+                   warnings=notes, keylog=Path(keylog) if keylog else None)
+
+
+def _load_quiet(path: Path, keylog: str | Path | None, engine: str) -> Capture:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CaptureWarning)
+        return load(path, keylog=keylog, engine=engine, progress=False)
+
+
+__all__ = ["ENGINES", "Capture", "Connection", "load", "load_many"]

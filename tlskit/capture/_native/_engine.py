@@ -1,0 +1,748 @@
+"""The native engine: capture file -> TcpPacket / TlsUnit events, without tshark.
+
+Per TCP connection (keyed on the 4-tuple; a new SYN after FIN/RST, or with a new initial
+sequence number, starts a new connection) each direction is reassembled by sequence number:
+out-of-order segments wait in a small buffer, retransmitted bytes are used once, and a gap
+(bytes the capture lost) is skipped and parsing resynchronises at the next plausible TLS
+record header. A direction's bytes are recognised as TLS by content, never by port: a
+record header (type 20-24, version 3.0-3.4) or an SSLv2 ClientHello. Plaintext first
+(STARTTLS and friends, an HTTP CONNECT, a SOCKS greeting) is skipped until a ClientHello
+record appears, and the upgrade command, when recognised, names the protocol.
+
+State is freed when a connection closes or goes idle, so memory follows the number of open
+connections, not the file size. Packets of connections that never carry TLS create no
+events.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import struct
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from tlskit.capture._events import ACK, FIN, RST, SYN, Event, TcpPacket, TlsUnit
+from tlskit.capture._native._packet import tcp_segment
+from tlskit.capture._native._reader import PacketReader, open_capture
+from tlskit.errors import CaptureWarning
+
+MAX_RECORD = 16384 + 2048  # TLSCiphertext limit (RFC 5246 6.2.3); more is not a record
+MAX_HANDSHAKE = 1 << 22  # a handshake message longer than 4 MiB is damage (certs with 10k SANs fit)
+FAR = 1 << 24  # first data this far from the SYN's sequence number starts the stream itself
+OOO_SEGMENTS = 64  # out-of-order segments held before declaring the missing bytes lost
+PLAIN_BUDGET = 1 << 16  # plaintext scanned per direction for a TLS start before giving up
+PENDING_CAP = 64  # TcpPacket events held for a connection not yet known to carry TLS
+OPAQUE_KEPT = 16  # opaque application-data units emitted per direction before bulk mode
+IDLE_TIMEOUT = 600.0  # seconds without a packet after which an open connection's state is freed
+CLOSED_TIMEOUT = 30.0  # how long a closed connection's entry waits for trailing packets
+SWEEP_EVERY = 1 << 15  # packets between idle sweeps
+
+# Client commands that upgrade a plaintext protocol to TLS, and the protocol they name.
+STARTTLS = [
+    (re.compile(rb"^[^\r\n ]+ STARTTLS\r?\n", re.I | re.M), "imap"),
+    (re.compile(rb"^STARTTLS\r?\n", re.I | re.M), "smtp"),
+    (re.compile(rb"^STLS\r?\n", re.I | re.M), "pop3"),
+    (re.compile(rb"^AUTH (?:TLS|SSL|TLS-C)\r?\n", re.I | re.M), "ftp"),
+    (re.compile(rb"<starttls[^>]*urn:ietf:params:xml:ns:xmpp-tls", re.I), "xmpp"),
+    (re.compile(rb"\x77[\x16-\x7f]\x80\x16" + re.escape(b"1.3.6.1.4.1.1466.20037")), "ldap"),
+    (re.compile(rb"\x00\x00\x00\x08\x04\xd2\x16\x2f"), "postgresql"),
+]
+
+# per-direction parsing modes
+DETECT, PLAIN, TLS, SSL2, DEAD = 0, 1, 2, 3, 4
+
+_HDR = struct.Struct("!HHIIBB")  # sport, dport, seq, ack, data offset, flags
+# Ethernet type, IPv4 version/IHL, total length, flags/fragment offset, protocol, addresses, then
+# the TCP header as in _HDR: one unpack for the usual frame
+_ETH_IPV4_TCP = struct.Struct("!12xHBxH2xHxB2x4s4sHHIIBB")
+
+
+def _is_tls13(version: int | None) -> bool:
+    return version is not None and (version == 0x0304 or (version >> 8) in (0x7F, 0x7E, 0xFB))
+
+
+def _plausible_header(buf: bytes | bytearray, i: int) -> bool:
+    """A TLS record header at buf[i]: content type 20-24, version 3.0-3.4, sane length."""
+    return (
+        20 <= buf[i] <= 24
+        and buf[i + 1] == 3
+        and buf[i + 2] <= 4
+        and 0 < ((buf[i + 3] << 8) | buf[i + 4]) <= MAX_RECORD
+    )
+
+
+def _find_hello(buf: bytearray, want: tuple[int, ...]) -> int:
+    """Offset of a handshake record starting with one of the `want` message types, else -1."""
+    i = buf.find(b"\x16\x03")
+    n = len(buf)
+    while i >= 0 and i + 6 <= n:
+        if _plausible_header(buf, i) and buf[i + 5] in want:
+            return i
+        i = buf.find(b"\x16\x03", i + 1)
+    return -1
+
+
+def _sslv2_hello(buf: bytes | bytearray, msg_type: int) -> int:
+    """Length of an SSLv2 record at buf[0] carrying message `msg_type`, else 0."""
+    if len(buf) < 5 or not buf[0] & 0x80:
+        return 0
+    length = ((buf[0] & 0x7F) << 8) | buf[1]
+    if buf[2] != msg_type or length < 9:
+        return 0
+    if msg_type == 1 and not (buf[3] in (0, 3) and buf[4] <= 4):  # client_version 0.2 or 3.x
+        return 0
+    return length
+
+
+class Half:
+    """One direction of a connection: reassembly and TLS record parsing state."""
+
+    __slots__ = ("ccs", "fed", "gap", "hs", "hs_version", "last_opaque", "max_end", "mode", "next_seq", "ooo",
+                 "opaque", "plain", "rec", "skip", "skip_unit")
+
+    def __init__(self) -> None:
+        self.next_seq: int | None = None
+        self.max_end: int | None = None  # highest sequence number this side is known to have reached
+        self.fed = False  # some payload was delivered in order
+        self.ooo: dict[int, bytes] = {}
+        self.mode = DETECT
+        self.rec = bytearray()  # unparsed stream bytes
+        self.hs = bytearray()  # handshake bytes awaiting a complete message
+        self.hs_version = 0
+        self.ccs = False  # ChangeCipherSpec sent: later records are encrypted (TLS <= 1.2)
+        self.gap = False  # bytes were lost: resynchronise before parsing
+        self.plain = 0  # plaintext bytes scanned
+        self.opaque = 0  # opaque application-data units emitted
+        self.skip = 0  # bytes of a bulk record still to pass over
+        self.skip_unit: TlsUnit | None = None  # the bulk record being passed over
+        self.last_opaque: TlsUnit | None = None  # last bulk record not emitted
+
+
+class Conn:
+    """One TCP connection. Side 0 sent the first packet seen, side 1 is the other."""
+
+    __slots__ = (
+        "addr",
+        "client",
+        "client_random",
+        "closed",
+        "dead",
+        "fin",
+        "halves",
+        "isn",
+        "keys",
+        "last",
+        "last_emitted",
+        "last_time",
+        "mid",
+        "notes",
+        "pending",
+        "retrans",
+        "starttls",
+        "stream",
+        "tls",
+        "tls13",
+        "version_known",
+    )
+
+    def __init__(self, stream: int, addr: tuple[str, int, str, int], mid: bool):
+        self.stream = stream
+        self.addr = addr  # (side-0 ip, port, side-1 ip, port)
+        self.client: int | None = None  # which side is the TLS client, once known
+        self.halves = (Half(), Half())
+        self.tls = False  # some direction carried TLS: events are emitted
+        self.dead = False  # decided it carries no TLS: packets are ignored
+        self.pending: list[Event] = []
+        self.closed = False  # RST seen, or FIN both ways
+        self.fin = [False, False]
+        self.isn: list[int | None] = [None, None]
+        self.last: tuple[int, float, int, int, int] | None = None  # frame, time, side, flags, len
+        self.last_emitted = True
+        self.last_time = 0.0
+        self.notes: list[str] = []
+        self.starttls: str | None = None
+        self.tls13 = False
+        self.version_known = False  # a ServerHello (not HRR) was read
+        self.client_random: bytes | None = None
+        self.keys: Any = None  # decryption state once a key log matched
+        self.retrans = 0
+        self.mid = mid  # capture started mid-connection (no SYN seen)
+
+
+class NativeEngine:
+    """Read a capture with tlskit's own parser and yield :mod:`tlskit.capture._events`.
+
+    Parameters
+    ----------
+    path
+        pcap / pcapng file, optionally gzip-compressed.
+    keylog
+        SSLKEYLOGFILE path; secrets embedded in pcapng Decryption Secrets Blocks are used too.
+    progress
+        Called with (bytes read, total bytes) every few thousand packets.
+    """
+
+    name = "native"
+
+    def __init__(self, path: str | Path, keylog: str | Path | None = None, *,
+                 progress: Callable[[int, int], None] | None = None):
+        self.path = Path(path)
+        self.keylog = Path(keylog) if keylog is not None else None
+        self.progress = progress
+        self.notes: list[str] = []  # file-level remarks (skipped fragments, truncation)
+        self.skipped: Counter[str] = Counter()
+        self.packets = 0
+        self._streams = 0
+        self._decryptor: Any = None
+
+    # -- driver ---------------------------------------------------------------------------
+    def events(self) -> Iterator[Event]:
+        reader = open_capture(self.path)
+        try:
+            self._decryptor = _make_decryptor(self.keylog, reader)
+            yield from self._run(reader)
+        finally:
+            reader.close()
+        self.notes.extend(reader.notes)
+        for reason, n in sorted(self.skipped.items()):
+            self.notes.append(f"{n} packet(s) skipped: {reason} (not reassembled)")
+
+    def _run(self, reader: PacketReader) -> Iterator[Event]:
+        conns: dict[tuple[bytes, int, bytes, int], tuple[Conn, int]] = {}
+        skipped = self.skipped
+        unpack = _HDR.unpack_from
+        eth_ipv4_tcp = _ETH_IPV4_TCP.unpack_from
+        out: list[Event] = []
+        size = self.path.stat().st_size
+        packets = 0
+        for frame, ts, linktype, data in reader:
+            packets += 1
+            if not packets % SWEEP_EVERY:
+                out.extend(self._sweep(conns, ts))
+                if self.progress is not None:
+                    self.progress(reader.bytes_read(), size)
+            fast = None
+            if linktype == 1 and len(data) >= 54:
+                fast = eth_ipv4_tcp(data, 0)
+                # Ethernet + IPv4 (no options, not a fragment) + TCP: the common case, inline
+                if fast[0] != 0x0800 or fast[1] != 0x45 or fast[4] != 6 or fast[3] & 0x3FFF:
+                    fast = None
+            if fast is not None:
+                _et, _vhl, total, _frag, _proto, src, dst, sport, dport, seq, _ack, doff, flags = fast
+                buf, t = data, 34
+                end = min(len(data), 14 + total) if total else len(data)
+            else:
+                seg = tcp_segment(linktype, data, skipped)
+                if seg is None:
+                    continue
+                src, dst, buf, t, end = seg
+                if t + 14 > end:
+                    continue
+                sport, dport, seq, _ack, doff, flags = unpack(buf, t)
+            doff = (doff >> 4) * 4
+            if doff < 20:
+                continue
+            key = (src, sport, dst, dport)
+            entry = conns.get(key)
+            payload_len = end - t - doff if end > t + doff else 0
+            if entry is not None:
+                conn, side = entry
+                if flags & SYN and not flags & ACK and (conn.closed or (conn.isn[side] is not None and conn.isn[side] != seq)):
+                    out.extend(self._finish(conn))
+                    entry = None
+            if entry is None:
+                if flags & RST and not payload_len:
+                    continue  # a stray reset opens nothing
+                conn = self._open(src, sport, dst, dport, not flags & SYN)
+                conns[key] = (conn, 0)
+                conns[(dst, dport, src, sport)] = (conn, 1)
+                side = 0
+            conn.last_time = ts
+            if conn.dead:
+                continue
+            if not payload_len and not flags & (SYN | FIN | RST) and conn.last is not None:
+                conn.last = (frame, ts, side, flags, 0)  # a bare ACK: only the end time can change
+                conn.last_emitted = False
+                half = conn.halves[side]
+                if half.max_end is None or (seq - half.max_end) & 0xFFFFFFFF < 0x80000000:
+                    half.max_end = seq  # its sequence number shows what the sender had sent
+                continue
+            if payload_len and conn.tls and not flags & (SYN | FIN | RST):
+                half = conn.halves[side]
+                if half.skip > payload_len and half.next_seq == seq and not half.ooo:
+                    # inside a bulk record, in order: count the bytes, touch nothing else
+                    half.skip -= payload_len
+                    half.next_seq = (seq + payload_len) & 0xFFFFFFFF
+                    conn.last = (frame, ts, side, flags, payload_len)
+                    conn.last_emitted = False
+                    continue
+            self._packet(conn, side, frame, ts, flags, seq, buf[t + doff:end] if payload_len else b"", out)
+            if out:
+                yield from out
+                out.clear()
+        self.packets = packets
+        done: set[int] = set()
+        for conn, _side in conns.values():
+            if id(conn) not in done:
+                done.add(id(conn))
+                yield from self._finish(conn)
+
+    def _open(self, src: bytes, sport: int, dst: bytes, dport: int, mid: bool) -> Conn:
+        fam = socket.AF_INET if len(src) == 4 else socket.AF_INET6
+        addr = (socket.inet_ntop(fam, src), sport, socket.inet_ntop(fam, dst), dport)
+        conn = Conn(self._streams, addr, mid)
+        self._streams += 1
+        return conn
+
+    def _sweep(self, conns: dict[tuple[bytes, int, bytes, int], tuple[Conn, int]], now: float) -> list[Event]:
+        """Free connections that closed or went idle long ago."""
+        out: list[Event] = []
+        stale = [k for k, (c, _s) in conns.items()
+                 if now - c.last_time > (CLOSED_TIMEOUT if c.closed or c.dead else IDLE_TIMEOUT)]
+        for k in stale:
+            conn, side = conns.pop(k)
+            if side == 0:
+                out.extend(self._finish(conn))
+        return out
+
+    def _finish(self, conn: Conn) -> list[Event]:
+        """Flush a connection's remaining events and free its buffers."""
+        out: list[Event] = []
+        if conn.tls and not conn.dead:
+            for side in (0, 1):
+                half = conn.halves[side]
+                if half.ooo:  # bytes that never arrived: parse what came after them
+                    self._resolve_gap(conn, side, half, out)
+                if half.last_opaque is not None:
+                    out.append(half.last_opaque)
+                    half.last_opaque = None
+            if not conn.last_emitted and conn.last is not None:
+                frame, ts, side, flags, plen = conn.last
+                out.append(self._tcp(conn, side, frame, ts, flags, plen, False))
+                conn.last_emitted = True
+        conn.dead = True
+        conn.pending = []
+        conn.halves = (Half(), Half())
+        return out
+
+    # -- TCP ------------------------------------------------------------------------------
+    def _tcp(self, conn: Conn, side: int, frame: int, ts: float, flags: int, plen: int, retrans: bool) -> TcpPacket:
+        a = conn.addr
+        if side == 0:
+            return TcpPacket(frame, ts, a[0], a[1], a[2], a[3], flags, plen, retrans, conn.stream)
+        return TcpPacket(frame, ts, a[2], a[3], a[0], a[1], flags, plen, retrans, conn.stream)
+
+    def _packet(self, conn: Conn, side: int, frame: int, ts: float, flags: int, seq: int,
+                payload: bytes, out: list[Event]) -> None:
+        half = conn.halves[side]
+        retrans = False
+        if flags & SYN:
+            if conn.isn[side] == seq:
+                retrans = True
+            elif not half.fed:  # a repeated SYN must not rewind a stream already read
+                half.next_seq = (seq + 1) & 0xFFFFFFFF
+            conn.isn[side] = seq
+            if conn.client is None:
+                conn.client = side if not flags & ACK else 1 - side
+        units: list[TlsUnit] = []
+        if flags & FIN and not payload and half.max_end is not None and 0 < (half.max_end - seq) & 0xFFFFFFFF < 0x80000000:
+            retrans = True  # a FIN behind what this side already sent: seen before, or implied by a later ACK
+        # (segments with data: the reassembly decides, so reordered segments are not retransmissions)
+        end = (seq + len(payload) + (1 if flags & (SYN | FIN) else 0)) & 0xFFFFFFFF
+        if half.max_end is None or (end - half.max_end) & 0xFFFFFFFF < 0x80000000:
+            half.max_end = end
+        if payload:  # data on a SYN (TCP Fast Open) starts after the SYN's sequence number
+            start = (seq + 1) & 0xFFFFFFFF if flags & SYN else seq
+            retrans = self._segment(conn, side, half, frame, ts, start, payload, units) or retrans
+        if flags & RST:
+            conn.closed = True
+        elif flags & FIN:
+            conn.fin[side] = True
+            conn.closed = conn.fin[0] and conn.fin[1]
+        if retrans:
+            conn.retrans += 1
+        interesting = conn.last is None or retrans or flags & (SYN | FIN | RST)
+        conn.last = (frame, ts, side, flags, len(payload))
+        events: list[Event] = out if conn.tls else conn.pending
+        if interesting:
+            if conn.tls or len(conn.pending) < PENDING_CAP:
+                events.append(self._tcp(conn, side, frame, ts, flags, len(payload), retrans))
+            conn.last_emitted = True
+        else:
+            conn.last_emitted = False
+        if units:
+            if not conn.tls:  # the first TLS bytes: release what was held
+                conn.tls = True
+                out.extend(conn.pending)
+                conn.pending = []
+            out.extend(units)
+        if conn.closed and conn.tls and (flags & RST or conn.fin[1 - side]):
+            # both directions are done: flush parsers so the last records are emitted now
+            for s in (0, 1):
+                h = conn.halves[s]
+                if h.ooo:
+                    self._resolve_gap(conn, s, h, out, frame, ts)
+                if h.last_opaque is not None:
+                    out.append(h.last_opaque)
+                    h.last_opaque = None
+                # nothing legitimate follows: free the buffers now, keep the entry for trailing ACKs
+                h.rec, h.hs, h.ooo, h.mode = bytearray(), bytearray(), {}, DEAD
+        elif not conn.tls and self._hopeless(conn):
+            conn.dead = True
+            conn.pending = []
+            conn.halves = (Half(), Half())
+
+    @staticmethod
+    def _hopeless(conn: Conn) -> bool:
+        """A direction sent more plaintext than any TLS upgrade precedes: no TLS will follow."""
+        a, b = conn.halves
+        return DEAD in (a.mode, b.mode)
+
+    def _segment(self, conn: Conn, side: int, half: Half, frame: int, ts: float, seq: int,
+                 data: bytes, units: list[TlsUnit]) -> bool:
+        """Reassemble one segment's payload; returns True if it was (partly) a retransmission."""
+        if half.next_seq is None:
+            half.next_seq = seq
+            if half.mode == DETECT and conn.mid:
+                half.gap = True  # the capture started mid-stream: find a record boundary
+        rel = (seq - half.next_seq + 0x80000000) % 0x100000000 - 0x80000000
+        if not half.fed and abs(rel) > FAR:
+            # the first data is nowhere near the SYN's sequence number (a middlebox rewrote it,
+            # or the SYN belonged to another attempt): the data defines the stream
+            half.next_seq, rel = seq, 0
+        retrans = False
+        if rel < 0:
+            if rel + len(data) <= 0:
+                return True
+            data = data[-rel:]
+            retrans = True
+            rel = 0
+        if rel > 0:
+            if seq in half.ooo and len(half.ooo[seq]) >= len(data):
+                return True
+            half.ooo[seq] = data
+            if len(half.ooo) > OOO_SEGMENTS:
+                self._resolve_gap(conn, side, half, units, frame, ts)
+            return False
+        self._feed(conn, side, half, frame, ts, data, units)
+        if half.ooo:
+            self._drain(conn, side, half, frame, ts, units)
+        return retrans
+
+    def _drain(self, conn: Conn, side: int, half: Half, frame: int, ts: float, units: list[TlsUnit]) -> None:
+        """Feed buffered out-of-order segments that now continue the stream."""
+        progress = True
+        while progress and half.ooo and half.next_seq is not None:
+            progress = False
+            for s in list(half.ooo):
+                rel = (s - half.next_seq + 0x80000000) % 0x100000000 - 0x80000000
+                if rel <= 0:
+                    data = half.ooo.pop(s)
+                    if rel + len(data) > 0:
+                        self._feed(conn, side, half, frame, ts, data[-rel:] if rel else data, units)
+                    progress = True
+
+    def _resolve_gap(self, conn: Conn, side: int, half: Half, units: list[Any],
+                     frame: int | None = None, ts: float | None = None) -> None:
+        """The capture lost bytes: skip to the earliest buffered segment and resynchronise."""
+        if not half.ooo or half.next_seq is None:
+            return
+        base = half.next_seq
+        first = min(half.ooo, key=lambda s: (s - base) % 0x100000000)
+        lost = (first - base) % 0x100000000
+        where = f"frame {frame}" if frame is not None else "the end of the capture"
+        conn.notes.append(f"capture loss: {lost} byte(s) missing in the {'first' if side == 0 else 'second'} "
+                          f"side's stream before {where}; parsing resumed at the next record header")
+        half.next_seq = first
+        half.rec.clear()
+        half.hs.clear()
+        half.skip = 0
+        half.skip_unit = None
+        half.gap = half.mode in (TLS, DETECT)
+        if frame is None or ts is None:
+            frame, ts = (conn.last[0], conn.last[1]) if conn.last else (0, 0.0)
+        self._drain(conn, side, half, frame, ts, units)
+
+    # -- TLS ------------------------------------------------------------------------------
+    def _feed(self, conn: Conn, side: int, half: Half, frame: int, ts: float, data: bytes,
+              units: list[TlsUnit]) -> None:
+        half.next_seq = ((half.next_seq or 0) + len(data)) & 0xFFFFFFFF
+        half.fed = True
+        if half.mode == DEAD:
+            return
+        if half.skip:  # passing over the body of a bulk record
+            n = min(half.skip, len(data))
+            half.skip -= n
+            data = data[n:]
+            if not half.skip and half.skip_unit is not None:
+                u = half.skip_unit
+                u.frame, u.time = frame, ts
+                self._opaque(half, u, units)
+                half.skip_unit = None
+            if not data:
+                return
+        rec = half.rec
+        rec += data
+        if half.gap and not self._resync(half, frame, conn):
+            return
+        if half.mode == DETECT:
+            self._detect(conn, side, half, frame)
+            if half.mode not in (TLS, SSL2):
+                return
+        elif half.mode == PLAIN:
+            self._plain(conn, side, half, frame)
+            if half.mode != TLS:
+                return
+        if half.mode == SSL2:
+            self._sslv2(conn, side, half, frame, ts, units)
+            return
+        self._records(conn, side, half, frame, ts, units)
+
+    def _resync(self, half: Half, frame: int, conn: Conn) -> bool:
+        """After lost bytes or a mid-stream start: drop bytes up to a plausible record header."""
+        rec = half.rec
+        n = len(rec)
+        i = 0
+        while i + 5 <= n:
+            if _plausible_header(rec, i):
+                length = (rec[i + 3] << 8) | rec[i + 4]
+                nxt = i + 5 + length
+                # confirm with the following header when it is already here
+                if nxt + 5 > n or _plausible_header(rec, nxt):
+                    del rec[:i]
+                    half.gap = False
+                    if half.mode == DETECT:
+                        half.mode = TLS
+                    return True
+            i += 1
+        del rec[:max(0, n - 4)]
+        half.plain += n
+        if half.plain > PLAIN_BUDGET and half.mode == DETECT:
+            half.mode = DEAD
+        return False
+
+    def _detect(self, conn: Conn, side: int, half: Half, frame: int) -> None:
+        rec = half.rec
+        if len(rec) < 6:
+            return
+        if _plausible_header(rec, 0):
+            half.mode = TLS
+        elif _sslv2_hello(rec, 1) or (conn.client is not None and side != conn.client and _sslv2_hello(rec, 4)):
+            half.mode = SSL2
+        else:
+            half.mode = PLAIN
+            self._plain(conn, side, half, frame)
+
+    def _plain(self, conn: Conn, side: int, half: Half, frame: int) -> None:
+        """Plaintext before TLS: note an upgrade command, look for the first TLS record."""
+        rec = half.rec
+        other = conn.halves[1 - side]
+        if conn.starttls is None:
+            for pattern, proto in STARTTLS:
+                if pattern.search(rec):
+                    conn.starttls = proto
+                    break
+        # the client's ClientHello, or the server's answer once the client's TLS began
+        want: tuple[int, ...] = (1, 2) if other.mode not in (TLS, SSL2) else (2, 11, 14)
+        i = _find_hello(rec, want)
+        if i < 0 and other.mode in (TLS, SSL2):
+            j = rec.find(b"\x15\x03")  # a plaintext alert refusing the ClientHello
+            if j >= 0 and j + 7 <= len(rec) and _plausible_header(rec, j) and rec[j + 4] == 2:
+                i = j
+        if i >= 0:
+            if conn.starttls is None:  # a known upgrade is in the starttls column already
+                conn.notes.append(f"TLS began after {half.plain + i} byte(s) of plaintext in one direction "
+                                  "(a proxy CONNECT or SOCKS greeting, or an unknown upgrade)")
+            del rec[:i]
+            half.mode = TLS
+            return
+        half.plain += max(0, len(rec) - 16)
+        del rec[:-16]  # keep a little to find a header split across segments
+        if half.plain > PLAIN_BUDGET and conn.starttls is None:
+            half.mode = DEAD
+
+    def _unit(self, conn: Conn, side: int, frame: int, ts: float, ct: int, version: int, length: int,
+              body: bytes | None, encrypted: bool = False, decrypted: bool = False, sslv2: bool = False) -> TlsUnit:
+        a = conn.addr
+        if side == 0:
+            u = TlsUnit(frame, ts, a[0], a[1], a[2], a[3], ct, version, length, body, encrypted, decrypted, sslv2,
+                        conn.starttls, [], conn.stream)
+        else:
+            u = TlsUnit(frame, ts, a[2], a[3], a[0], a[1], ct, version, length, body, encrypted, decrypted, sslv2,
+                        conn.starttls, [], conn.stream)
+        if conn.notes:
+            u.notes, conn.notes = conn.notes, []
+        return u
+
+    def _opaque(self, half: Half, u: TlsUnit, units: list[TlsUnit]) -> None:
+        """Emit an opaque record, or in bulk mode only remember it as the latest one."""
+        if u.content_type != 23 or half.opaque < OPAQUE_KEPT:
+            if u.content_type == 23:
+                half.opaque += 1
+            units.append(u)
+        else:
+            half.last_opaque = u
+
+    def _records(self, conn: Conn, side: int, half: Half, frame: int, ts: float, units: list[TlsUnit]) -> None:
+        rec = half.rec
+        while len(rec) >= 5:
+            if not _plausible_header(rec, 0):
+                conn.notes.append(f"garbled TLS record at frame {frame} (header {bytes(rec[:5]).hex()}); "
+                                  "skipped to the next record header")
+                half.hs.clear()
+                del rec[:1]
+                half.gap = True
+                if not self._resync(half, frame, conn):
+                    return
+                continue
+            ct, version, length = rec[0], (rec[1] << 8) | rec[2], (rec[3] << 8) | rec[4]
+            have = len(rec) - 5
+            if have < length:
+                if ct == 23 and conn.keys is None:  # opaque: pass over the body without buffering it
+                    half.skip = length - have
+                    half.skip_unit = self._unit(conn, side, frame, ts, 23, version, length, None, True)
+                    rec.clear()
+                return
+            body = bytes(rec[5:5 + length])
+            del rec[:5 + length]
+            self._record(conn, side, half, frame, ts, ct, version, body, units)
+
+    def _record(self, conn: Conn, side: int, half: Half, frame: int, ts: float, ct: int, version: int,
+                body: bytes, units: list[TlsUnit]) -> None:
+        encrypted = ct == 23 or (half.ccs and ct != 20 and not conn.tls13) or (ct == 21 and not _clear_alerts(body))
+        if encrypted:
+            plain = self._decrypt(conn, side, ct, version, body)
+            if plain is None:
+                self._opaque(half, self._unit(conn, side, frame, ts, ct, version, len(body), None, True), units)
+                return
+            ct, body = plain
+            if ct == 22:
+                self._handshake(conn, side, half, frame, ts, version, body, units, decrypted=True)
+            elif ct == 21:
+                for i in range(0, len(body) - 1, 2):
+                    units.append(self._unit(conn, side, frame, ts, 21, version, 2, body[i:i + 2], True, True))
+            else:
+                self._opaque(half, self._unit(conn, side, frame, ts, ct, version, len(body), None, True, True), units)
+            return
+        if ct == 22:
+            self._handshake(conn, side, half, frame, ts, version, body, units)
+        elif ct == 20:
+            if conn.version_known and not conn.tls13:  # TLS 1.3 (and HRR) CCS is a dummy
+                half.ccs = True
+            units.append(self._unit(conn, side, frame, ts, 20, version, len(body), body[:1]))
+        elif ct == 21:
+            if len(body) < 2:
+                conn.notes.append(f"short alert record at frame {frame}")
+            for i in range(0, len(body) - 1, 2):
+                units.append(self._unit(conn, side, frame, ts, 21, version, 2, body[i:i + 2]))
+        else:  # heartbeat
+            units.append(self._unit(conn, side, frame, ts, ct, version, len(body), None))
+
+    def _handshake(self, conn: Conn, side: int, half: Half, frame: int, ts: float, version: int, body: bytes,
+                   units: list[TlsUnit], decrypted: bool = False) -> None:
+        hs = half.hs
+        if not hs:
+            half.hs_version = version
+        hs += body
+        while len(hs) >= 4:
+            length = (hs[1] << 16) | (hs[2] << 8) | hs[3]
+            if length > MAX_HANDSHAKE:
+                conn.notes.append(f"implausible handshake message length {length} at frame {frame}; dropped")
+                hs.clear()
+                return
+            if len(hs) < 4 + length:
+                return
+            msg = bytes(hs[:4 + length])
+            del hs[:4 + length]
+            self._message(conn, side, msg)
+            units.append(self._unit(conn, side, frame, ts, 22, half.hs_version, length, msg,
+                                    decrypted, decrypted))
+            half.hs_version = version
+
+    def _message(self, conn: Conn, side: int, msg: bytes) -> None:
+        """Track what the record layer needs: who the client is, TLS 1.3, the client random."""
+        mtype = msg[0]
+        if mtype == 1 and len(msg) >= 38:
+            if conn.client is None:
+                conn.client = side
+            conn.client_random = msg[6:38]
+        elif mtype == 2 and len(msg) >= 38:
+            if conn.client is None:
+                conn.client = 1 - side
+            version, hrr = _server_hello_version(msg)
+            if not hrr:
+                conn.version_known = True
+                conn.tls13 = _is_tls13(version)
+                if conn.tls13 and self._decryptor is not None:
+                    conn.keys = self._decryptor.start(conn.client_random, msg)
+
+    def _decrypt(self, conn: Conn, side: int, ct: int, version: int, body: bytes) -> tuple[int, bytes] | None:
+        if conn.keys is None or ct != 23 or conn.client is None:
+            return None
+        result: tuple[int, bytes] | None = conn.keys.decrypt(side == conn.client, body, version)
+        return result
+
+    def _sslv2(self, conn: Conn, side: int, half: Half, frame: int, ts: float, units: list[TlsUnit]) -> None:
+        """SSLv2 records: the hellos are emitted, everything after is opaque."""
+        rec = half.rec
+        while len(rec) >= 3:
+            two = rec[0] & 0x80
+            length = ((rec[0] & 0x7F) << 8 | rec[1]) if two else ((rec[0] & 0x3F) << 8 | rec[1])
+            head = 2 if two else 3
+            if len(rec) < head + length:
+                return
+            msg = bytes(rec[head:head + length])
+            del rec[:head + length]
+            if msg and msg[0] in (1, 4) and not half.opaque:
+                if msg[0] == 1:
+                    conn.client = side if conn.client is None else conn.client
+                version = (msg[1] << 8 | msg[2]) if msg[0] == 1 and len(msg) >= 3 else 0x0002
+                if msg[0] == 4 and len(msg) >= 5:
+                    version = msg[3] << 8 | msg[4]
+                units.append(self._unit(conn, side, frame, ts, 22, version, len(msg), msg, sslv2=True))
+                if msg[0] == 1 and version >= 0x0300:
+                    # a v3-capable client: its next bytes are TLS records if the server agrees
+                    half.mode = DETECT
+                    if len(rec) >= 6:
+                        self._detect(conn, side, half, frame)
+                        if half.mode == TLS:
+                            self._records(conn, side, half, frame, ts, units)
+                    return
+            else:
+                half.opaque += 1
+                units.append(self._unit(conn, side, frame, ts, 23, 0x0002, len(msg), None, True))
+
+
+def _clear_alerts(body: bytes) -> bool:
+    """A plaintext alert record: pairs of (level 1|2, description); anything else is ciphertext
+    (e.g. an encrypted alert after a ChangeCipherSpec this capture did not show intact)."""
+    return 0 < len(body) <= 8 and not len(body) % 2 and all(b in (1, 2) for b in body[::2])
+
+
+def _server_hello_version(msg: bytes) -> tuple[int | None, bool]:
+    """(negotiated version, is HelloRetryRequest) of a ServerHello message."""
+    from tlskit.tls.handshake import HRR_RANDOM, HandshakeError, parse_server_hello
+
+    try:
+        sh = parse_server_hello(msg[4:])
+    except HandshakeError:
+        return None, False
+    return sh.supported_version or sh.legacy_version, sh.random == HRR_RANDOM
+
+
+def _make_decryptor(keylog: Path | None, reader: PacketReader) -> Any:
+    """A TLS 1.3 decryptor from a key-log file and the capture's embedded secrets, or None."""
+    try:
+        from tlskit.capture._native._decrypt import Decryptor
+    except ImportError:
+        return None
+    return Decryptor.create(keylog, reader)
+
+
+def warn_notes(path: Path, notes: list[str]) -> None:
+    for note in notes:
+        warnings.warn(CaptureWarning(f"{path}: {note}"), stacklevel=3)

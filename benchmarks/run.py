@@ -9,7 +9,9 @@ the process and of its largest child) is its own:
   ``--pyshark-packets`` packets only (it is far too slow for the whole file) and
   extrapolated by packets/s;
 - ``load-tshark``: ``tlskit.load(path, engine="tshark")``;
-- ``load-native``: ``tlskit.load(path, engine="native")``.
+- ``load-native``: ``tlskit.load(path, engine="native")``;
+- ``events-native`` / ``events-tshark`` (optional): the engine's event stream alone, without
+  building tables, to show where a load's time goes.
 
 Usage::
 
@@ -66,6 +68,14 @@ def case(name: str, path: Path, pyshark_packets: int) -> dict[str, object]:
         finally:
             cap.close()
         result["packets_read"] = n
+    elif name.startswith("events-"):
+        from tlskit.capture._native import NativeEngine
+        from tlskit.capture._tshark import TsharkEngine
+
+        engine = NativeEngine(path) if name == "events-native" else TsharkEngine(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result["events"] = sum(1 for _ in engine.events())
     else:
         import tlskit
 

@@ -11,7 +11,7 @@ ipywidgets; ``tlskit.plot`` and ``tlskit.widgets`` load them on first use.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tlskit._version import __version__
 from tlskit.errors import (
@@ -41,10 +41,6 @@ _LAZY = {
     "load_jsse_log": "tlskit.jsse",
 }
 _SUBMODULES = {"plot", "widgets", "lab", "registry", "schema", "report", "ciphers", "certs"}
-
-if TYPE_CHECKING:  # pragma: no cover
-    from tlskit.capture import Capture, load, load_many
-
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:

@@ -11,9 +11,9 @@ import platform
 import shutil
 import subprocess
 import sys
-from functools import partial
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from tlskit._version import __version__
 

@@ -116,7 +116,7 @@ def read_roles(spec: Roles | Mapping[str, Any] | str | Path) -> Roles:
     if unknown:
         raise ConfigError(f"unknown roles {sorted(unknown)}", path=None if source == "given" else source,
                           fix=f"use {', '.join(ROLES)}")
-    fields = {role: _networks([mapping[role]] if isinstance(mapping[role], str) else mapping[role], role)
+    fields = {role: _networks([str(mapping[role])] if isinstance(mapping[role], str) else list(mapping[role]), role)
               for role in ROLES if role in mapping}
     return Roles(**fields, source=source)
 

@@ -122,13 +122,16 @@ def test_parquet_roundtrip_is_exact(tmp_path: Path, singles: dict) -> None:
 def test_out_directory_per_capture_with_diagnosis(tmp_path: Path) -> None:
     files = [ARKIME / f for f in FILES]
     mem = load_many(files, workers=2, progress=False)
-    disk = load_many(files, workers=2, progress=False, out=tmp_path / "pq", diagnose=True)
+    disk = load_many(files, workers=2, progress=False, out=tmp_path / "pq", diagnose={"lang": "ja"})
     pd.testing.assert_frame_equal(disk.connections, mem.connections)
     dirs = sorted(p.name for p in (tmp_path / "pq").iterdir())
     assert dirs == sorted(FILES) and all((tmp_path / "pq" / d / MARKER).is_file() for d in dirs)
     assert disk.diagnosis is not None
     assert len(disk.diagnosis) == len(disk.connections)
     assert set(disk.diagnosis["capture"].astype(str)) == set(disk.connections["capture"].astype(str))
+    english = load_many(files[:1], workers=1, progress=False, diagnose=True).diagnosis
+    assert english is not None and list(english["cause"]) == list(disk.diagnosis["cause"][: len(english)])
+    assert list(english["summary"]) != list(disk.diagnosis["summary"][: len(english)])  # lang="ja" reached the workers
 
 
 def test_dask_local_cluster_writes_parquet_per_capture(tmp_path: Path) -> None:

@@ -120,3 +120,14 @@ def test_reader_streams_without_reading_ahead(tmp_path: Path) -> None:
         got = _packets(path)
     assert len(got) == 3
     assert any("implausible packet length" in str(w.message) for w in caught)
+
+
+def test_pcapng_with_two_sections_numbers_frames_on(tmp_path: Path) -> None:
+    a = Flow().handshake()
+    b = Flow(client=("10.9.9.9", 40000)).handshake()
+    path = tmp_path / "two.pcapng"  # e.g. `cat a.pcapng b.pcapng`: the second section redeclares interfaces
+    path.write_bytes(pcapng([(0, p) for p in a.packets], [("ether", 6)])
+                     + pcapng([(0, p) for p in b.packets], [("raw", 9)]))
+    got = _packets(path)
+    assert [g[0] for g in got] == [1, 2, 3, 4, 5, 6]
+    assert [g[2] for g in got] == [1, 1, 1, 101, 101, 101]

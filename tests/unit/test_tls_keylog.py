@@ -7,6 +7,8 @@ import warnings
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import CONFORMANCE
 from tlskit.errors import CaptureWarning, KeylogError
@@ -116,3 +118,15 @@ def test_windows_line_endings_and_byte_order_mark(tmp_path: Path) -> None:
         warnings.simplefilter("error")
         log = read_keylog(p)
     assert len(log) == 2 and log.skipped == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400) | st.binary(max_size=400))
+def test_arbitrary_text_gives_a_keylog_or_keylog_error(data: str | bytes) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CaptureWarning)
+        try:
+            log = keylog_from_text(data)
+        except KeylogError:
+            return
+    assert "secrets redacted" in repr(log)  # usable lines found (CLIENT_RANDOM-style or RSA)

@@ -25,7 +25,7 @@ import pandas as pd
 
 from tlskit.capture._builder import build_tables
 from tlskit.capture._events import Event
-from tlskit.errors import CaptureError, CaptureWarning
+from tlskit.errors import CaptureWarning
 
 ENGINES = ("native", "tshark")
 AUTO_PROGRESS_BYTES = 64 << 20  # files above this show a progress bar when progress=None
@@ -237,51 +237,15 @@ def load(path: str | Path, *, keylog: str | Path | None = None, engine: str = "n
     return Capture(p, messages, connections, certificates, engine=engine, warnings=seen, keylog=kl)
 
 
-def load_many(paths: str | Path | Iterable[str | Path], *, keylog: str | Path | None = None,
-              engine: str = "native", workers: int | None = None, progress: bool | None = None) -> Capture:
-    """Load many captures (a list, or a glob pattern) in a process pool and concatenate them.
+def load_many(paths: str | Path | Iterable[str | Path], **options: Any) -> Any:
+    """Load many captures in parallel (process pool or Dask) and concatenate their tables.
 
-    Returns
-    -------
-    Capture
-        Tables with an extra leading ``capture`` column (the file name); ``path`` is the
-        common directory.
+    See :func:`tlskit.capture._many.load_many` for the options (workers, keylog, client, out,
+    diagnose, errors) and the returned ``Captures``.
     """
-    import glob
-    from concurrent.futures import ProcessPoolExecutor
+    from tlskit.capture._many import load_many as _load_many
 
-    if isinstance(paths, (str, Path)):
-        files = sorted(Path(p) for p in glob.glob(str(paths)))
-        if not files:
-            raise CaptureError("no file matches this pattern", path=paths, fix="check the glob pattern")
-    else:
-        files = [Path(p) for p in paths]
-    workers = workers or min(len(files), os.cpu_count() or 1)
-    if workers <= 1 or len(files) == 1:
-        caps = [load(f, keylog=keylog, engine=engine, progress=False) for f in files]
-    else:
-        with ProcessPoolExecutor(workers) as pool:
-            caps = list(pool.map(_load_quiet, files, [keylog] * len(files), [engine] * len(files)))
-    tables: dict[str, list[pd.DataFrame]] = {"messages": [], "connections": [], "certificates": []}
-    notes: list[str] = []
-    for f, cap in zip(files, caps, strict=True):
-        notes.extend(cap.warnings)
-        for name, frames in tables.items():
-            frame = getattr(cap, name).copy()
-            frame.insert(0, "capture", f.name)
-            frames.append(frame)
-    common = Path(os.path.commonpath([str(f.resolve()) for f in files])) if files else Path(".")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        out = {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
-    return Capture(common, out["messages"], out["connections"], out["certificates"], engine=engine,
-                   warnings=notes, keylog=Path(keylog) if keylog else None)
-
-
-def _load_quiet(path: Path, keylog: str | Path | None, engine: str) -> Capture:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CaptureWarning)
-        return load(path, keylog=keylog, engine=engine, progress=False)
+    return _load_many(paths, **options)
 
 
 __all__ = ["ENGINES", "Capture", "Connection", "load", "load_many"]

@@ -275,9 +275,9 @@ class _Conn:
                 self.sh_time = u.time
             return
         if mtype == 1:
-            ch = _parse(_ch, body[4:], self, u.frame)
-            if self.ch is None and ch is not None:
-                self.ch, self.ch_time = _client_fields(ch), u.time
+            fields = _hello_fields(body[4:], self, u.frame)
+            if self.ch is None and fields is not None:
+                self.ch, self.ch_time = fields, u.time
         elif mtype == 2:
             sh = _parse(_sh, body[4:], self, u.frame)
             if sh is None:
@@ -440,16 +440,152 @@ class _Conn:
         return out
 
 
+_SHAPES: dict[tuple[Any, ...], dict[str, Any]] = {}  # ClientHello shape -> its columns (bounded below)
+_RAW_SHAPES: dict[tuple[Any, ...], dict[str, Any]] = {}  # raw hello key (see _raw_key) -> its columns
+
+# Extensions whose bytes change per connection and feed no shape column (SNI and the key
+# share are read per connection; the key share's groups are part of the key).
+_PER_CONNECTION_EXTS = frozenset({0x0000, 0x0015, 0x0023, 0x0029, 0x0033, 0xFE0D})
+
+
+def _hello_fields(body: bytes, conn: _Conn, frame: int) -> dict[str, Any] | None:
+    """The connection columns of a ClientHello body (after the handshake header), or None
+    when it is damaged (noted on the connection).
+
+    A client program sends byte-identical hellos apart from the random, session id, SNI,
+    key shares, padding and tickets. Hellos whose other bytes were seen before reuse that
+    hello's columns without a full parse (the costliest step for short connections)."""
+    found = _raw_key(body)
+    if found is None:
+        ch = _parse(_ch, body, conn, frame)
+        return None if ch is None else _client_fields(ch)
+    key, session_id, sni_data = found
+    known = _RAW_SHAPES.get(key)
+    if known is None:
+        ch = _parse(_ch, body, conn, frame)
+        if ch is None:
+            return None
+        fields = _client_fields(ch)
+        if len(_RAW_SHAPES) >= 4096:
+            _RAW_SHAPES.clear()
+        _RAW_SHAPES[key] = {k: v for k, v in fields.items() if k not in ("sni", "_session_id")}
+        return fields
+    out = {k: (list(v) if isinstance(v, list) else v) for k, v in known.items()}
+    out["sni"] = None if sni_data is None else _lenient_sni(sni_data)
+    out["_session_id"] = session_id
+    return out
+
+
+def _raw_key(body: bytes) -> tuple[tuple[Any, ...], bytes, bytes | None] | None:
+    """(key, session id, first SNI extension data) of a structurally sound ClientHello body,
+    None when the full parser would reject it (same checks as parse_client_hello) or its key
+    share cannot be read."""
+    n = len(body)
+    if n < 35:
+        return None
+    sid_len = body[34]
+    pos = 35 + sid_len
+    if sid_len > 32 or pos + 2 > n:
+        return None
+    session_id = body[35:pos]
+    slen = int.from_bytes(body[pos:pos + 2], "big")
+    suites = body[pos + 2:pos + 2 + slen]
+    pos += 2 + slen
+    if slen % 2 or pos + 1 > n:
+        return None
+    clen = body[pos]
+    compression = body[pos + 1:pos + 1 + clen]
+    pos += 1 + clen
+    if pos > n:
+        return None
+    exts: list[Any] = []
+    sni_data: bytes | None = None
+    if pos < n:
+        if pos + 2 > n:
+            return None
+        end = pos + 2 + int.from_bytes(body[pos:pos + 2], "big")
+        if end != n:  # overruns the message, or bytes after the extensions
+            return None
+        pos += 2
+        while pos < end:
+            if pos + 4 > end:
+                return None
+            etype = int.from_bytes(body[pos:pos + 2], "big")
+            elen = int.from_bytes(body[pos + 2:pos + 4], "big")
+            data = body[pos + 4:pos + 4 + elen]
+            pos += 4 + elen
+            if pos > end:
+                return None
+            if etype not in _PER_CONNECTION_EXTS:
+                exts.append((etype, data))
+                continue
+            first = all(t != etype for t, _ in exts)
+            if etype == 0x0033 and first:
+                groups = _key_share_groups(data)
+                if groups is None:
+                    return None
+                exts.append((etype, groups))
+                continue
+            if etype == 0x0000 and first:
+                sni_data = data
+            exts.append((etype, None))
+    return (body[0:2], suites, compression, tuple(exts)), session_id, sni_data
+
+
+def _key_share_groups(data: bytes) -> tuple[int, ...] | None:
+    """Groups of a ClientHello key_share extension; None when it is damaged."""
+    if len(data) < 2 or 2 + int.from_bytes(data[:2], "big") != len(data):
+        return None
+    groups = []
+    pos = 2
+    while pos < len(data):
+        if pos + 4 > len(data):
+            return None
+        groups.append(int.from_bytes(data[pos:pos + 2], "big"))
+        pos += 4 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    return tuple(groups) if pos == len(data) else None
+
+
+def _lenient_sni(data: bytes) -> str | None:
+    from tlskit.tls.handshake import EXT_SERVER_NAME, _lenient, _sni
+
+    return _lenient(((EXT_SERVER_NAME, data),), EXT_SERVER_NAME, _sni, None, [], "ClientHello")  # type: ignore[no-any-return]
+
+
 def _client_fields(ch: Any) -> dict[str, Any]:
     """The connection columns a ClientHello fills, computed once so the parsed message (with
-    every extension's bytes) need not be kept until the tables are built."""
+    every extension's bytes) need not be kept until the tables are built.
+
+    One client program sends the same hello shape (suites, extensions, groups, ...) on every
+    connection; only the random, session id, key shares and SNI change. The columns and
+    fingerprints of a shape are computed once (lists copied per connection)."""
+    g = _degrease  # browsers pick fresh GREASE values per connection; no column depends on which
+    shape = (ch.legacy_version, g(ch.cipher_suites), g(ch.extension_types), g(ch.supported_groups),
+             ch.ec_point_formats, g(ch.signature_algorithms), ch.alpn_raw, g(ch.supported_versions),
+             g(ch.key_share_groups), ch.sni is not None, ch.sslv2)
+    known = _SHAPES.get(shape)
+    if known is None:
+        if len(_SHAPES) >= 4096:
+            _SHAPES.clear()
+        known = _SHAPES[shape] = _shape_fields(ch)
+    out = {k: (list(v) if isinstance(v, list) else v) for k, v in known.items()}
+    out["sni"] = ch.sni
+    out["_session_id"] = ch.session_id
+    return out
+
+
+def _degrease(codes: Iterable[int]) -> tuple[int, ...]:
+    return tuple(0x0A0A if registry.is_grease(c) else c for c in codes)
+
+
+def _shape_fields(ch: Any) -> dict[str, Any]:
     from tlskit.tls.fingerprint import ja3, ja4
 
     suites = [s for s in ch.cipher_suites if not registry.is_grease(s)]
     if ch.sslv2:
         suites = [s for s in suites if s <= 0xFFFF]
     out: dict[str, Any] = dict(
-        sni=ch.sni, alpn_offered=list(ch.alpn), client_legacy_version=ch.legacy_version,
+        alpn_offered=list(ch.alpn), client_legacy_version=ch.legacy_version,
         client_versions=[v for v in ch.supported_versions if not registry.is_grease(v)],
         client_max_version=ch.max_version, offered_ciphers=suites,
         offered_cipher_names=[registry.cipher_suite_name(s) for s in suites],
@@ -458,7 +594,6 @@ def _client_fields(ch: Any) -> dict[str, Any]:
         offered_groups=[g for g in ch.supported_groups if not registry.is_grease(g)],
         offered_sig_algs=[a for a in ch.signature_algorithms if not registry.is_grease(a)],
         offered_key_shares=[g for g in ch.key_share_groups if not registry.is_grease(g)],
-        _session_id=ch.session_id,
     )
     out["ja3_string"], out["ja3"] = _safe(ja3, ch)
     out["ja4"] = _safe(ja4, ch)

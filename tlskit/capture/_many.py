@@ -27,7 +27,7 @@ import signal
 import sys
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -47,7 +47,7 @@ class _Job:
     name: str  # the capture column value
     keylog: str | None
     engine: str
-    diagnose: bool
+    diagnose: dict[str, Any] | None  # keyword arguments for tlskit.diagnose, None: do not
     out: str | None  # write Parquet here instead of returning frames
 
 
@@ -205,10 +205,10 @@ def _load_one(job: _Job) -> _Result:
             res.warnings = list(cap.warnings)
             res.tables = {t: getattr(cap, t) for t in ("messages", "connections", "certificates")}
             res.connections = len(cap.connections)
-            if job.diagnose:
+            if job.diagnose is not None:
                 from tlskit.diagnose import diagnose
 
-                res.tables["diagnosis"] = diagnose(cap)
+                res.tables["diagnosis"] = diagnose(cap, **job.diagnose)
     except TlskitError as err:  # bad input: a row of `errors`, the batch goes on
         res.error, res.error_type = str(err), type(err).__name__
     except Exception as err:  # a bug must not lose the other captures' results either
@@ -325,7 +325,7 @@ def load_many(
     engine: str = "native",
     workers: int | None = None,
     progress: bool | None = None,
-    diagnose: bool = False,
+    diagnose: bool | Mapping[str, Any] = False,
     client: Any = None,
     out: str | Path | None = None,
     collect: bool = True,
@@ -350,6 +350,9 @@ def load_many(
         One progress bar over files; None shows it in notebooks and terminals.
     diagnose
         Also run :func:`tlskit.diagnose` on each capture in the workers (``.diagnosis``).
+        A mapping gives its keyword arguments, e.g. ``{"truststore": "cacerts.pem",
+        "server_config": "nginx.conf", "lang": "ja"}`` (paths rather than loaded objects,
+        since they travel to the workers).
     client
         A ``dask.distributed.Client``: run on its cluster. Requires ``out`` (a directory all
         workers can write, e.g. a shared file system), since tables travel as Parquet.
@@ -384,12 +387,13 @@ def load_many(
         read_keylog(keylog)  # fail once, here, rather than once per capture
     files = expand_paths(paths)
     keylogs = [_keylog_for(keylog, f) for f in files]
+    diag_args = dict(diagnose) if isinstance(diagnose, Mapping) else ({} if diagnose else None)
     root, names = _names(files)
     out_dir = Path(out).resolve() if out is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     jobs = [
-        _Job(i, str(f), n, k, engine, diagnose, str(out_dir) if out_dir else None)
+        _Job(i, str(f), n, k, engine, diag_args, str(out_dir) if out_dir else None)
         for i, (f, n, k) in enumerate(zip(files, names, keylogs, strict=True))
     ]
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))

@@ -48,7 +48,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from tlskit.capture._events import FIN, SYN, Event, TcpPacket, TlsUnit
+from tlskit.capture._events import FIN, RST, SYN, Event, TcpPacket, TlsUnit
 from tlskit.errors import (
     CaptureError,
     CaptureWarning,
@@ -57,8 +57,10 @@ from tlskit.errors import (
     TsharkTooOld,
 )
 
-# Oldest tshark whose TLS dissector and field names this module is written against:
-# 3.6 has `--no-duplicate-keys`, `tls.record.opaque_type` and TLS 1.3 reassembly as used here.
+# Oldest tshark whose TLS dissector, field names and filter syntax this module is written
+# against: 3.6 brought the `~=` (any not equal) operator used in _JSON_FILTER, and has
+# `--no-duplicate-keys`, `tls.record.opaque_type` and TLS 1.3 handshake reassembly. Tested
+# with 4.0.17 (Debian 12).
 MIN_VERSION = (3, 6, 0)
 INSTALL_HINT = (
     "install Wireshark's command-line tool: `sudo apt-get install -y tshark` (Debian/Ubuntu), "
@@ -93,7 +95,7 @@ _TCP_FIELDS = (
 # opaque, and -T json -x would print each one's bytes in hex several times.
 _JSON_FILTER = (
     "tls.record.content_type ~= 23 or tls.record.version == 0x0002"
-    " or (tls.record.opaque_type and tls.record.content_type)"
+    " or (tls.record.opaque_type and tls.record.content_type) or tls.ignored_unknown_record"
 )
 _JSON_LAYERS = (
     "frame frame.number frame.time_epoch frame.protocols ip ipv6 tcp "
@@ -352,6 +354,10 @@ class TsharkEngine:
     def _tcp_packets(self, proc: _Proc, streams: set[int]) -> Iterator[tuple[int, int, Event]]:
         """TCP packets of TLS streams, and the units of frames holding only application data."""
         seen: dict[tuple[int, str, int], _Seq] = {}
+        # Like the native engine, only packets that matter to the tables are passed on: a
+        # stream's first and last, SYN/FIN/RST and retransmissions. The last plain packet of
+        # each stream waits here and comes out at the end (events stay ordered per stream).
+        held: dict[int, TcpPacket | None] = {}
         for raw in proc.stdout:
             f = [v.rsplit(",", 1)[-1] for v in raw.decode("ascii", "replace").rstrip("\n").split("\t")]
             if len(f) < len(_TCP_FIELDS) or not f[11] or not f[6]:
@@ -376,9 +382,15 @@ class TsharkEngine:
                 retransmission=direction.retransmission(int(f[10] or 0), length, bool(flags & SYN), bool(flags & FIN)),
                 stream=stream,
             )
-            yield frame, 0, packet
+            if stream not in held or packet.retransmission or flags & (SYN | FIN | RST):
+                held[stream] = None
+                yield frame, 0, packet
+            else:
+                held[stream] = packet
             if f[14]:  # TLS records: emitted here only when the JSON pass skips this frame
                 yield from self._app_data_units(raw, packet)
+        for last in sorted((p for p in held.values() if p is not None), key=lambda p: p.frame):
+            yield last.frame, 0, last
 
     def _app_data_units(self, raw: bytes, packet: TcpPacket) -> Iterator[tuple[int, int, Event]]:
         f = raw.decode("ascii", "replace").rstrip("\n").split("\t")
@@ -407,7 +419,9 @@ class TsharkEngine:
         self.binary, _ = check_tshark()
         check_capture_file(self.path)
         if self.keylog is not None:
-            check_keylog_file(self.keylog)
+            with warnings.catch_warnings():  # load() already reported junk lines once
+                warnings.simplefilter("ignore", CaptureWarning)
+                check_keylog_file(self.keylog)
         # The three passes start together: on small files tshark's start-up dominates. The
         # TLS and TCP passes are redone only when detection finds ports that need decode-as
         # (until detection ends they wait on their full pipes).

@@ -108,6 +108,8 @@ class Problem:
 
     @property
     def openssl_line(self) -> str:
+        if self.openssl_error == 0:  # never reaches verification: `openssl verify` stops at loading
+            return "unable to load certificate"
         return f"error {self.openssl_error} at {self.depth} depth lookup: {self.message}"
 
 

@@ -129,7 +129,9 @@ def _list(v: Any) -> list[str]:
         return [x for x in re.split(r"[\s,]+", v) if x]
     if isinstance(v, dict):  # {"protocol": [...]} / {"cipher": [...]}
         return _list(next(iter(v.values()), None))
-    return [str(x) for x in v]
+    if isinstance(v, list | tuple):
+        return [str(x) for x in v]
+    return [str(v)]  # a number or boolean where a list belongs: keep it visible, never crash
 
 
 def read_apigee_json(text: str, *, origin: str = "text") -> ServerConfig:
@@ -142,6 +144,9 @@ def read_apigee_json(text: str, *, origin: str = "text") -> ServerConfig:
     if not isinstance(data, dict):
         raise ConfigError("expected a JSON object", path=origin, fix="pass one TargetServer or virtual host")
     ssl = _get(data, "sSLInfo", "sslInfo", "SSLInfo") or {}
+    if not isinstance(ssl, dict):
+        raise ConfigError(f"sSLInfo is a {type(ssl).__name__}, not an object", path=origin,
+                          fix="save the management API response body unchanged")
     protocols = _list(_get(ssl, "protocols"))
     ciphers = _list(_get(ssl, "ciphers"))
     if _get(data, "hostAliases") is not None or _get(data, "properties") is not None:

@@ -14,6 +14,7 @@ import html
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -88,7 +89,7 @@ def _names_to_codes(items: Iterable[Any]) -> list[int]:
 
 
 def as_side(x: Any, label: str = "") -> Side:
-    """Normalise a ServerConfig, a connections row, a list of codes/names or a cipher string."""
+    """Normalise a ServerConfig, a config file path, a connections row, a list of codes/names or a cipher string."""
     if isinstance(x, Side):
         return x
     if isinstance(x, ServerConfig):
@@ -102,6 +103,11 @@ def as_side(x: Any, label: str = "") -> Side:
             f"the ClientHello has no supported_versions: only {registry.version_name(max(versions))} is known "
             "to be offered (the client's minimum is not on the wire)")
         return Side([s for s in suites if s != 0x00FF], versions or None, None, label or "client", note)
+    if isinstance(x, Path) or (isinstance(x, str) and "\n" not in x and Path(x).suffix and Path(x).is_file()):
+        # a configuration file (nginx, Apigee SSLInfo, java.security): read it for what it enables
+        from tlskit.ciphers import read_server_config
+
+        return as_side(read_server_config(Path(x)), label)
     if isinstance(x, str):
         parts = [p for p in re.split(r"[:,\s]+", x.strip()) if p]
         if all(registry.cipher_suite_code(p) is not None for p in parts):

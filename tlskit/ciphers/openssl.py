@@ -45,6 +45,9 @@ def expand(cipher_string: str, ciphersuites: str | None = None) -> tuple[tuple[i
     """
     exe = shutil.which("openssl")
     t13_arg = ciphersuites if ciphersuites is not None else DEFAULT_TLS13
+    if "\x00" in cipher_string or "\x00" in t13_arg:  # cannot be a process argument (nor valid anywhere)
+        raise ConfigError(f"the cipher string {cipher_string!r} contains a NUL byte",
+                          fix="pass the cipher string as text (a binary file was read as one?)")
     if not exe:
         listed, _, unknown = suites_from_names(re.split(r"[:,\s]+", cipher_string))
         if unknown:

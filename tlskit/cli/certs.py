@@ -52,6 +52,9 @@ def _source(args: argparse.Namespace) -> Any:
             raise TlskitError(f"cannot read the chain file ({exc.strerror})", path=args.input,
                               fix="check the path") from exc
         ders = [_first_der(d) for label, d in _pem_blocks(data) if "CERTIFICATE" in label] if b"-----BEGIN" in data else [data]
+        if not data.strip() or not ders:
+            raise TlskitError("no certificate in this file", path=args.input,
+                              fix="give the PEM chain (-----BEGIN CERTIFICATE-----, leaf first) or one DER certificate")
         if args.at is None:
             raise TlskitError("a chain file has no capture time", path=args.input,
                               fix="pass --at with the time of the failure (validity is never judged at 'now')")

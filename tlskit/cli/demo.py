@@ -40,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
     cap = tlskit.load(capture_path, keylog=keylog if keylog.exists() else None)
     print(f"  {len(cap.connections)} TLS connections, {len(cap.messages)} TLS messages, "
           f"{len(cap.certificates)} certificates", flush=True)
-    dx = tlskit.diagnose(cap, truststore=truststore if truststore.exists() else None)
+    from tlskit.diagnose import diagnose
+
+    dx = diagnose(cap, truststore=truststore if truststore.exists() else None)
 
     csv_path, json_path = args.out / "diagnosis.csv", args.out / "diagnosis.json"
     dx.drop(columns=["evidence"]).to_csv(csv_path, index=False)

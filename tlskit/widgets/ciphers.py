@@ -71,6 +71,10 @@ class CipherExplorer:
             for _, row in conns.iterrows():
                 if len(row.get("offered_ciphers") or []) > 0:
                     self._rows[int(row["conn_id"])] = row
+        if not self._rows and offered is None:  # e.g. a capture of DTLS/QUIC only, or cut before the ClientHello
+            path = getattr(capture, "path", None)
+            raise TlskitError("no ClientHello with cipher suites in this capture", path=path,
+                              fix="pick a capture that holds the handshake, or pass offered=[...suites]")
         self._fixed_offer = offered
         if configs is None:  # something to start from: JSSE servers of each supported release
             from tlskit.ciphers import read_jsse

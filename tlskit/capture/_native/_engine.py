@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 import socket
 import struct
-import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,7 +27,6 @@ from typing import Any
 from tlskit.capture._events import ACK, FIN, RST, SYN, Event, TcpPacket, TlsUnit
 from tlskit.capture._native._packet import tcp_segment
 from tlskit.capture._native._reader import PacketReader, open_capture
-from tlskit.errors import CaptureWarning
 
 MAX_RECORD = 16384 + 2048  # TLSCiphertext limit (RFC 5246 6.2.3); more is not a record
 MAX_HANDSHAKE = 1 << 22  # a handshake message longer than 4 MiB is damage (certs with 10k SANs fit)
@@ -285,6 +283,8 @@ class NativeEngine:
                 yield from out
                 out.clear()
         self.packets = packets
+        if self.progress is not None:
+            self.progress(size, size)
         done: set[int] = set()
         for conn, _side in conns.values():
             if id(conn) not in done:
@@ -723,15 +723,35 @@ def _clear_alerts(body: bytes) -> bool:
     return 0 < len(body) <= 8 and not len(body) % 2 and all(b in (1, 2) for b in body[::2])
 
 
-def _server_hello_version(msg: bytes) -> tuple[int | None, bool]:
-    """(negotiated version, is HelloRetryRequest) of a ServerHello message."""
-    from tlskit.tls.handshake import HRR_RANDOM, HandshakeError, parse_server_hello
+HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")  # RFC 8446 4.1.3
 
-    try:
-        sh = parse_server_hello(msg[4:])
-    except HandshakeError:
+
+def _server_hello_version(msg: bytes) -> tuple[int | None, bool]:
+    """(negotiated version, is HelloRetryRequest) of a ServerHello message.
+
+    Only what the record layer needs, read directly (the builder parses the whole message):
+    supported_versions when present, else legacy_version; None when the message is damaged."""
+    n = len(msg)
+    if n < 38:
         return None, False
-    return sh.supported_version or sh.legacy_version, sh.random == HRR_RANDOM
+    legacy = (msg[4] << 8) | msg[5]
+    hrr = msg[6:38] == HRR_RANDOM
+    if 0x7F00 <= legacy <= 0x7F15:  # early TLS 1.3 drafts: no session id, no compression method
+        i = 38 + 2
+    else:
+        if n < 39:
+            return None, hrr
+        i = 39 + msg[38] + 3
+    if i + 2 > n:
+        return legacy, hrr  # no extensions
+    end = min(n, i + 2 + ((msg[i] << 8) | msg[i + 1]))
+    i += 2
+    while i + 4 <= end:
+        etype, elen = (msg[i] << 8) | msg[i + 1], (msg[i + 2] << 8) | msg[i + 3]
+        if etype == 43 and elen >= 2 and i + 6 <= end:
+            return (msg[i + 4] << 8) | msg[i + 5], hrr
+        i += 4 + elen
+    return legacy, hrr
 
 
 def _make_decryptor(keylog: Path | None, reader: PacketReader) -> Any:
@@ -741,8 +761,3 @@ def _make_decryptor(keylog: Path | None, reader: PacketReader) -> Any:
     except ImportError:
         return None
     return Decryptor.create(keylog, reader)
-
-
-def warn_notes(path: Path, notes: list[str]) -> None:
-    for note in notes:
-        warnings.warn(CaptureWarning(f"{path}: {note}"), stacklevel=3)

@@ -257,6 +257,12 @@ def conform(frame: pd.DataFrame | list[dict[str, Any]], table: Table) -> pd.Data
 
 def _coerce(col: pd.Series, c: Column) -> pd.Series:
     col = col.reset_index(drop=True)
+    # integer -> nullable integer, bool -> boolean: cast directly; the general path below boxes
+    # every value as a Python object (slow, and a large transient copy for big tables)
+    if (isinstance(c.dtype, str) and c.dtype[:3] in ("UIn", "Int") and pd.api.types.is_integer_dtype(col.dtype)) or (
+        c.dtype == "boolean" and pd.api.types.is_bool_dtype(col.dtype)
+    ):
+        return col.astype(c.dtype)
     if c.dtype == UTC_TIME:
         return pd.to_datetime(col, utc=True).astype(UTC_TIME)
     if c.dtype == DURATION:

@@ -89,9 +89,14 @@ def read_roles(spec: Roles | Mapping[str, Any] | str | Path) -> Roles:
     if isinstance(spec, (str, Path)):
         path = Path(spec)
         if not path.is_file():
-            raise ConfigError("no such topology file", path=path, fix="pass a JSON or TOML file with router/"
+            what = "this is a directory, not a topology file" if path.is_dir() else "no such topology file"
+            raise ConfigError(what, path=path, fix="pass a JSON or TOML file with router/"
                               "message_processor/backend address lists, or a dict")
-        text = path.read_text()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read the topology ({exc})", path=path,
+                              fix="pass a UTF-8 JSON or TOML text file") from exc
         try:
             if path.suffix.lower() == ".json":
                 data = json.loads(text)
@@ -103,9 +108,13 @@ def read_roles(spec: Roles | Mapping[str, Any] | str | Path) -> Roles:
             raise ConfigError(f"cannot parse the topology ({exc})", path=path,
                               fix="write it as TOML (router = [\"10.0.0.1\"]) or JSON") from exc
         source = str(path)
-        mapping = data.get("roles", data)
+        mapping = data.get("roles", data) if isinstance(data, dict) else data
     else:
         mapping = spec
+    if not isinstance(mapping, Mapping) or not all(isinstance(v, str | list | tuple) for v in mapping.values()):
+        raise ConfigError("the topology must map each role to a list of addresses",
+                          path=None if source == "given" else source,
+                          fix='write e.g. {"router": ["10.0.0.1"], "backend": ["10.1.0.0/24"]}')
     if mapping and all(isinstance(v, str) and v in ROLES for v in mapping.values()) and not set(mapping) & set(ROLES):
         # {address: role}, the other natural way to write it
         inverted: dict[str, list[str]] = {}

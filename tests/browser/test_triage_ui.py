@@ -126,9 +126,14 @@ def _run_and_choose(page: Any, url: str, shots: Path) -> None:
     view.scroll_into_view_if_needed()
     first_src, first_card = image.get_attribute("src"), card.inner_text()
     assert first_src and first_src.startswith(("blob:", "data:"))
-    options = [t.replace("\xa0", " ") for t in menu.locator("option").all_inner_texts()]  # ipywidgets uses nbsp
     failures = tuple(f": {c}" for c in CAUSES if c != "ok")
-    assert len(options) >= 10 and options[0].endswith(failures)  # failures listed first
+    options: list[str] = []
+    for _ in range(120):  # the front end fills the <select> after the view appears: poll, don't race
+        options = [t.replace("\xa0", " ").strip() for t in menu.locator("option").all_inner_texts()]  # nbsp
+        if len(options) >= 10 and options[0].endswith(failures):
+            break
+        page.wait_for_timeout(500)
+    assert len(options) >= 10 and options[0].endswith(failures), options  # failures listed first
     page.screenshot(path=str(shots / "triage-first.png"))
 
     ok = next(i for i, text in enumerate(options) if text.endswith(": ok"))

@@ -113,6 +113,8 @@ ERRORS = [
     ("demo-missing-data", ["demo", "nodata"], "nodata"),
     ("demo-out-is-file", ["demo", str(DATA), "--out", "empty.pcap"], "empty.pcap"),
     ("lab-outdir-is-file", ["lab", "empty.pcap", "-s", "ok_tls12"], "empty.pcap"),
+    ("lab-outdir-not-creatable", ["lab", "/proc/tlskit-lab", "-s", "ok_tls12"], "/proc/tlskit-lab"),
+    ("demo-out-not-creatable", ["demo", str(DATA), "--out", "/proc/tlskit-demo"], "/proc/tlskit-demo"),
     ("lab-unknown-scenario", ["lab", "labout", "-s", "no_such_scenario"], "no_such_scenario"),
     ("lab-no-outdir", ["lab"], "OUTDIR"),
     ("capture-plan-bad-port", ["capture-plan", "--host", "api.example.com", "--port", "99999"], "99999"),
@@ -122,16 +124,13 @@ ERRORS = [
     ("probe-sni-closed-port", ["probe-sni", "127.0.0.1:1", "--timeout", "2"], "127.0.0.1:1"),
 ]
 
-# Bugs in modules still being edited by their owners (see docs/dev/BUGS.md).
+# Report inputs are checked before a kernel starts (docs/dev/BUGS.md B1-B3, fixed).
 REPORT_BUGS = [
     pytest.param(["report", "notes.pcap", "-o", "r.html"], 2, "notes.pcap",
-                 marks=pytest.mark.xfail(strict=True, reason=f"{BUGS} B1: kernel log line on stderr"),
                  id="report-text-file"),
     pytest.param(["report", CAP, "-o", "adir"], 2, "adir",
-                 marks=pytest.mark.xfail(strict=True, reason=f"{BUGS} B2: -o DIR gives a traceback"),
                  id="report-out-is-dir"),
     pytest.param(["report", CAP, "-o", "r.html", "--truststore", "noise.jks"], 2, "noise.jks",
-                 marks=pytest.mark.xfail(strict=True, reason=f"{BUGS} B1, B3: kernel log line; error wrapped"),
                  id="report-unreadable-truststore"),
 ]
 
@@ -196,6 +195,28 @@ def test_output_into_a_closed_pipe_is_not_a_traceback(bad: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.stdout.startswith("truststore:")
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+@pytest.mark.xfail(strict=True, reason=f"{BUGS} B8: reading a capture from a pipe is an OSError traceback")
+def test_capture_from_a_pipe(bad: Path) -> None:
+    """`tcpdump -w - | tlskit diagnose /dev/stdin`: read the stream, or refuse it in one line."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run(f'cat "{CAP}" | "{sys.executable}" -m tlskit diagnose /dev/stdin', shell=True, cwd=bad,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in proc.stderr
+    if proc.returncode == 2:
+        assert len(_lines(proc.stderr)) == 1 and "/dev/stdin" in proc.stderr
+    else:
+        assert proc.returncode == 0 and "incomplete_chain" in proc.stdout
+
+
+def test_japanese_output_on_an_ascii_console(bad: Path) -> None:
+    """--lang ja where the console cannot encode it (cp1252/ASCII): escaped text, not UnicodeEncodeError."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONIOENCODING="ascii")
+    proc = subprocess.run([sys.executable, "-m", "tlskit", "diagnose", CAP, "--lang", "ja"], cwd=bad, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "expired_certificate" in proc.stdout and "\\u" in proc.stdout
 
 
 def test_every_command_is_exercised() -> None:
@@ -276,6 +297,19 @@ def test_api_server_config(bad: Path) -> None:
                        ('{"sSLInfo": {"enabled": "true", "protocols": 1, "ciphers": true}}', None)):
         with pytest.raises(ConfigError):
             read_server_config(text, kind=kind)
+
+
+def test_api_topology(bad: Path) -> None:
+    from tlskit.topology import read_roles
+
+    (bad / "roles.json").write_text('{"client": ["999.1.1.1/33"]}')
+    (bad / "list.json").write_text('["10.0.0.1"]')
+    for spec, token in ((bad / "adir", "directory"), (bad / "noise.pcap", "noise.pcap"), (bad / "notes.pcap", "notes.pcap"),
+                        (bad / "roles.json", "999.1.1.1/33"), (bad / "list.json", "list.json"),
+                        ({"client": 5}, "list of addresses"), ({"gateway": ["10.0.0.1"]}, "gateway")):
+        with pytest.raises(ConfigError) as exc:
+            read_roles(spec)  # type: ignore[arg-type]
+        assert token in str(exc.value), spec
 
 
 def test_api_lab_output_is_a_file(bad: Path) -> None:

@@ -95,6 +95,20 @@ def test_objects_and_tables_show_no_secret() -> None:
     assert str(KEYS) in str(cap.keylog)  # only the key log's path is kept
 
 
+def test_saved_tables_hold_no_secret(tmp_path: Path) -> None:
+    """Capture.to_parquet (shared with colleagues, loaded by dask): neither hex nor raw secret bytes."""
+    import tlskit
+
+    cap = tlskit.load(CAP, keylog=KEYS)
+    cap.to_parquet(tmp_path / "pq")
+    files = [p for p in (tmp_path / "pq").rglob("*") if p.is_file()]
+    assert any(p.suffix == ".parquet" for p in files)
+    for path in files:
+        blob = path.read_bytes()
+        for secret in SECRETS:
+            assert secret.encode() not in blob.lower() and bytes.fromhex(secret) not in blob, (path.name, secret[:16])
+
+
 def test_malformed_key_log_lines_are_not_echoed(tmp_path: Path) -> None:
     """A damaged line still holds secret material: the warning names its line, never its text."""
     from tlskit.tls.keylog import read_keylog
@@ -163,3 +177,38 @@ def test_redacted_report_hides_addresses_and_names(reports: dict[str, str]) -> N
     leaked_ips = [ip for ip in ips if re.search(rf"(?<![\d.]){re.escape(ip)}(?!\.?\d)", redacted)]
     leaked_names = [n for n in names if re.search(rf"(?<![\w.-]){re.escape(n)}(?![\w-])", redacted)]
     assert not leaked_ips and not leaked_names, (leaked_ips, leaked_names)
+
+
+def test_redacted_figures_show_no_identifier() -> None:
+    """The report's figures are PNGs drawn from the redacted tables: check what they draw, as text."""
+    pytest.importorskip("papermill")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import tlskit
+    from tlskit import plot
+    from tlskit.report import Redactor
+
+    cap = tlskit.load(CAP, keylog=KEYS)
+    diag = tlskit.diagnose(cap, truststore=SAMPLE / "truststore.pem")
+    redactor = Redactor.from_capture(cap)
+    rcap, rdiag = redactor.capture(cap), redactor.diagnosis(diag)
+    axes = [plot.timeline(rcap, diagnosis=rdiag), plot.latency_plot(rcap, diagnosis=rdiag)]
+    axes += [plot.ladder(rcap, int(c), diagnosis=rdiag) for c in rdiag["conn_id"]]
+    drawn = []
+    for ax in axes:
+        fig = ax.get_figure(root=True)
+        drawn += [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
+        plt.close(fig)
+    text = "\n".join(drawn).lower()
+    ips, names = _identifiers()
+    leaked = [ip for ip in ips if re.search(rf"(?<![\d.]){re.escape(ip)}(?!\.?\d)", text)]
+    leaked += [n for n in names if re.search(rf"(?<![\w.-]){re.escape(n)}(?![\w-])", text)]
+    assert not leaked
+    # ...while the unredacted figures do show them (so the check above can fail).
+    ax = plot.ladder(cap, int(diag["conn_id"].iloc[0]), diagnosis=diag)
+    original = "\n".join(t.get_text() for t in ax.get_figure(root=True).findobj(matplotlib.text.Text)).lower()
+    plt.close("all")
+    assert any(ip in original for ip in ips) or any(n in original for n in names)

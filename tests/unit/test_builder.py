@@ -185,3 +185,22 @@ def test_garbage_certificate_is_a_row_with_parse_error() -> None:
     sc = Script().c(22, client_hello()).s(22, server_hello()).s(22, certificate([b"\x30\x03\x02\x01\x00"]))
     _m, _c, x = tables(sc)
     assert len(x) == 1 and pd.notna(x.iloc[0].parse_error) and x.iloc[0].der == b"\x30\x03\x02\x01\x00"
+
+
+def test_repeated_hello_shapes_keep_per_connection_values() -> None:
+    """Hellos that differ only in random, session id and SNI share their parsed shape (a cache);
+    each connection still gets its own SNI, session-id resumption and fingerprints."""
+    sid = b"\x05" * 32
+    a = Script(0).c(22, client_hello(sni="a.example", random=b"\x01" * 32)).s(22, server_hello(random=b"\x02" * 32))
+    b = Script(1, t=1_700_000_100.0).c(22, client_hello(sni="b.example", session_id=sid, random=b"\x03" * 32))
+    b.s(22, server_hello(session_id=sid, random=b"\x04" * 32))
+    c = Script(2, t=1_700_000_200.0).c(22, client_hello(sni=None, random=b"\x05" * 32))
+    d = Script(3, t=1_700_000_300.0).c(22, client_hello(sni="d.example")[:-3])  # cut short: damaged
+    _m, conns, _x = tables(a, b, c, d)
+    assert conns["sni"].tolist()[:2] == ["a.example", "b.example"] and pd.isna(conns.loc[2, "sni"])
+    assert conns["resumed"].tolist()[:2] == [False, True]
+    assert conns.loc[0, "ja3"] == conns.loc[1, "ja3"] and conns.loc[0, "ja4"] == conns.loc[1, "ja4"]
+    assert conns.loc[2, "ja4"] != conns.loc[0, "ja4"]  # no SNI: "i" instead of "d"
+    assert conns.loc[0, "offered_ciphers"] == [0x1301, 0xC02F, 0x009C]
+    assert conns.loc[0, "offered_ciphers"] is not conns.loc[1, "offered_ciphers"]  # lists are not shared
+    assert pd.isna(conns.loc[3, "sni"]) and any("ClientHello" in n for n in conns.loc[3, "notes"])

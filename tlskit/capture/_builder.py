@@ -36,10 +36,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import warnings
+from array import array
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from tlskit import registry
@@ -49,10 +51,77 @@ from tlskit.schema import CERTIFICATES, CONNECTIONS, MESSAGES, conform
 CCM8_SUITE = 0x1305  # TLS_AES_128_CCM_8_SHA256: 8-byte AEAD tag
 SHA384_SUITE = 0x1302  # TLS_AES_256_GCM_SHA384: 48-byte Finished
 SSLV2_TYPES = {1: 1, 4: 2}  # SSLv2 CLIENT-HELLO / SERVER-HELLO -> handshake type codes
+_SIDE_BIT = {"client": 1, "server": 2}
+_CERT_FLIGHT = (1 << 11) | (1 << 12) | (1 << 14)  # Certificate, ServerKeyExchange, ServerHelloDone
 
 
 def _is_tls13(version: int | None) -> bool:
     return version is not None and (version == 0x0304 or (version >> 8) in (0x7F, 0x7E, 0xFB))
+
+
+class _Messages:
+    """Message rows of all connections, column-wise in compact arrays (a tuple of Python
+    objects per message would dominate the memory of a capture with many connections).
+    Codes that may be absent are stored as -1."""
+
+    __slots__ = ("alert_description", "alert_level", "c2s", "conn", "content_type", "decrypted", "encrypted",
+                 "frame", "handshake_type", "hrr", "length", "record_version", "seq", "time")
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self.conn, self.seq, self.frame = array("q"), array("q"), array("q")
+        self.time = array("d")
+        self.c2s, self.hrr, self.encrypted, self.decrypted = array("b"), array("b"), array("b"), array("b")
+        self.record_version, self.content_type, self.handshake_type = array("q"), array("q"), array("q")
+        self.alert_level, self.alert_description, self.length = array("q"), array("q"), array("q")
+
+    def add(self, conn: int, seq: int, row: list[Any]) -> None:
+        """row: frame, time, direction, record_version, content_type, handshake_type, name
+        override, alert_level, alert_description, encrypted, decrypted, length."""
+        self.conn.append(conn)
+        self.seq.append(seq)
+        self.frame.append(row[0])
+        self.time.append(row[1])
+        self.c2s.append(row[2] == "c2s")
+        self.record_version.append(-1 if row[3] is None else row[3])
+        self.content_type.append(-1 if row[4] is None else row[4])
+        self.handshake_type.append(-1 if row[5] is None else row[5])
+        self.hrr.append(row[6] is not None)
+        self.alert_level.append(-1 if row[7] is None else row[7])
+        self.alert_description.append(-1 if row[8] is None else row[8])
+        self.encrypted.append(bool(row[9]))
+        self.decrypted.append(bool(row[10]))
+        self.length.append(row[11])
+
+    def frame_for(self, conn_ids: np.ndarray) -> pd.DataFrame:
+        """The messages frame; conn_ids maps a connection's index to its conn_id."""
+        ids = conn_ids[np.frombuffer(self.conn, dtype=np.int64)] if len(self.conn) else np.zeros(0, np.int64)
+        order = np.argsort(ids, kind="stable")  # rows of one connection stay in arrival order
+
+        def col(a: array, nullable: bool = True) -> pd.Series:
+            v = np.frombuffer(a, dtype=np.int64)[order] if len(a) else np.zeros(0, np.int64)
+            return pd.Series(v, dtype="Int64").mask(v < 0) if nullable else pd.Series(v)
+
+        def flag(a: array) -> np.ndarray:
+            return (np.frombuffer(a, dtype=np.int8)[order] if len(a) else np.zeros(0, np.int8)).astype(bool)
+
+        df = pd.DataFrame({
+            "conn_id": ids[order], "seq": col(self.seq, False), "frame": col(self.frame, False),
+            "time": np.frombuffer(self.time, dtype=np.float64)[order] if len(self.time) else np.zeros(0),
+            "direction": np.array(["s2c", "c2s"], dtype=object)[flag(self.c2s).astype(np.int8)],
+            "record_version": col(self.record_version), "content_type": col(self.content_type),
+            "handshake_type": col(self.handshake_type), "alert_level": col(self.alert_level),
+            "alert_description": col(self.alert_description),
+            "encrypted": flag(self.encrypted), "decrypted": flag(self.decrypted), "length": col(self.length, False),
+        })
+        df["content_type_name"] = _names(df["content_type"], registry.content_type_name)
+        names = _names(df["handshake_type"], registry.handshake_type_name)
+        df["handshake_type_name"] = names.where(~flag(self.hrr), "hello_retry_request")
+        df["alert_level_name"] = _names(df["alert_level"], registry.alert_level_name)
+        df["alert_description_name"] = _names(df["alert_description"], registry.alert_name)
+        return df
 
 
 class _Conn:
@@ -78,18 +147,21 @@ class _Conn:
         "decrypted",
         "ders",
         "end_time",
-        "finished",
+        "fin_client",
+        "fin_server",
         "first_app",
         "first_dst",
         "first_frame",
         "first_src",
         "first_unit_hello",
         "hrr",
+        "index",
         "last_alert",
         "last_record",
+        "messages",
         "notes",
+        "nrows",
         "retrans",
-        "rows",
         "server_after_fin",
         "server_cert_visible",
         "server_enc_seen",
@@ -111,8 +183,11 @@ class _Conn:
         "version",
     )
 
-    def __init__(self, ev: Event, ders: dict[bytes, bytes]):
+    def __init__(self, ev: Event, ders: dict[bytes, bytes], messages: _Messages, index: int):
         self.ders = ders  # certificate DER interning shared by all connections of one build
+        self.messages = messages  # the build's message rows, tagged with this connection's index
+        self.index = index
+        self.nrows = 0
         self.first_frame = ev.frame
         self.start_time = ev.time
         self.end_time = ev.time
@@ -127,25 +202,25 @@ class _Conn:
         self.tcp_end_by: tuple[str, int] | None = None
         self.close_frame: dict[str, int] = {}
         self.retrans = 0
-        self.rows: list[tuple[Any, ...]] = []
         self.certs: list[tuple[str, int, int, float, bytes]] = []
         self.notes: list[str] = []
-        self.ch: dict[str, Any] | None = None  # the columns its ClientHello fills
-        self.sh: Any = None
+        self.ch: _Hello | None = None  # the columns its ClientHello fills
+        self.sh: _Server | None = None
         self.ch_time: float | None = None
         self.sh_time: float | None = None
         self.hrr = False
         self.version: int | None = None
         self.sslv2_server = False
-        self.ccs: dict[str, bool] = {"client": False, "server": False}
-        self.finished: dict[str, float | None] = {"client": None, "server": None}
+        self.ccs = 0  # bit per side (_SIDE_BIT) that sent ChangeCipherSpec
+        self.fin_client: float | None = None  # when each side's Finished was seen
+        self.fin_server: float | None = None
         self.completed_time: float | None = None
         self.first_app: float | None = None
         self.app_by: dict[str, float] = {}  # side -> its first application data after completion
         self.server_flight_end: float | None = None
         self.client_second_flight = False
-        self.server_msgs: set[int] = set()
-        self.server_msgs_before_ccs: set[int] = set()
+        self.server_msgs = 0  # bit per handshake type the server sent (ints, not sets: 50k connections)
+        self.server_msgs_before_ccs = 0
         self.cert_requested = False
         self.client_cert: bool | None = None
         self.server_cert_visible = False
@@ -239,9 +314,9 @@ class _Conn:
                 self.alert = (desc, side, u.frame)
                 self.alert_time = u.time
         elif ct == 20:
-            self.ccs[side] = True
+            self.ccs |= _SIDE_BIT[side]
             if side == "server":
-                self.server_msgs_before_ccs = set(self.server_msgs)
+                self.server_msgs_before_ccs = self.server_msgs
         elif u.encrypted and u.body is None and not u.decrypted:
             self._opaque(u, side)
         elif ct == 23 and self.completed_time is not None:
@@ -254,7 +329,8 @@ class _Conn:
                                      (u.frame, ct, u.length, u.encrypted and u.body is None))
         if ct == 23 and completed_before:
             return  # application data after completion is not listed
-        self.rows.append(tuple(row))
+        self.messages.add(self.index, self.nrows, row)
+        self.nrows += 1
 
     @property
     def _tls13(self) -> bool:
@@ -263,7 +339,7 @@ class _Conn:
     def _handshake(self, u: TlsUnit, side: str, mtype: int, row: list[Any]) -> None:
         body = u.body or b""
         if side == "server":
-            self.server_msgs.add(mtype)
+            self.server_msgs |= 1 << mtype
         if u.sslv2:
             if mtype == 1 and self.ch is None:
                 ch = _parse(_sslv2_ch, body, self, u.frame)
@@ -279,17 +355,18 @@ class _Conn:
             if self.ch is None and fields is not None:
                 self.ch, self.ch_time = fields, u.time
         elif mtype == 2:
-            sh = _parse(_sh, body[4:], self, u.frame)
-            if sh is None:
+            parsed = _server_hello(body[4:], self, u.frame)
+            if parsed is None:
                 return
+            server, version, hrr = parsed
             if self.sh_time is None:
                 self.sh_time = u.time
-            if sh.is_hello_retry_request:
+            if hrr:
                 self.hrr = True
                 row[6] = "hello_retry_request"
             elif self.sh is None:
-                self.sh = sh
-                self.version = sh.selected_version
+                self.sh = server
+                self.version = version
         elif mtype == 8:  # EncryptedExtensions (decrypted): the selected ALPN lives here in TLS 1.3
             self.alpn_selected = _ee_alpn(body[4:]) or self.alpn_selected
         elif mtype in (11, 25):
@@ -313,15 +390,18 @@ class _Conn:
                 self.server_finished_visible = True
 
     def _finished(self, side: str, time: float) -> None:
-        self.finished[side] = time
-        if self.finished["client"] is not None and self.finished["server"] is not None and self.completed_time is None:
-            self.completed_time = max(self.finished["client"], self.finished["server"])
+        if side == "client":
+            self.fin_client = time
+        else:
+            self.fin_server = time
+        if self.fin_client is not None and self.fin_server is not None and self.completed_time is None:
+            self.completed_time = max(self.fin_client, self.fin_server)
 
     def _opaque(self, u: TlsUnit, side: str) -> None:
         """An encrypted record without keys."""
         ct = u.content_type
         if not self._tls13:
-            if ct == 22 and self.ccs[side] and self.finished[side] is None:
+            if ct == 22 and self.ccs & _SIDE_BIT[side] and (self.fin_client if side == "client" else self.fin_server) is None:
                 self._finished(side, u.time)  # the first encrypted handshake record after CCS
             elif ct == 23 and self.completed_time is not None:
                 self.app_by.setdefault(side, u.time)
@@ -337,8 +417,8 @@ class _Conn:
             return
         if self.server_enc_seen and self.tls13_client_fin is None and not self._alert_sized(u.length):
             self.tls13_client_fin = u.frame
-            self.finished["client"] = u.time
-            self.finished["server"] = self.server_flight_end
+            self.fin_client = u.time
+            self.fin_server = self.server_flight_end
             self.completed_time = u.time
         elif self.completed_time is not None and u.frame != self.tls13_client_fin:
             self.app_by.setdefault(side, u.time)
@@ -372,9 +452,9 @@ class _Conn:
             return False
         if self._tls13:
             return bool(self.sh.psk_accepted)
-        if self.ch is not None and self.ch["_session_id"] and self.sh.session_id == self.ch["_session_id"]:
+        if self.ch is not None and self.ch.session_id and self.sh.session_id == self.ch.session_id:
             return True
-        return self.ccs["server"] and not (self.server_msgs_before_ccs & {11, 12, 14})
+        return bool(self.ccs & _SIDE_BIT["server"]) and not self.server_msgs_before_ccs & _CERT_FLIGHT
 
     def encrypted_alert_from(self, established: bool) -> str | None:
         if established:
@@ -411,24 +491,22 @@ class _Conn:
             "encrypted_alert_from": self.encrypted_alert_from(est),
         }
         if ch is not None:
-            out.update((k, v) for k, v in ch.items() if not k.startswith("_"))
+            out.update(ch.columns)  # lists shared by every hello of its shape: conform() copies them
+            out["sni"] = ch.sni
         if sh is not None:
-            from tlskit.tls.fingerprint import ja3s
-
-            out.update(cipher_suite=sh.cipher_suite, cipher_suite_name=registry.cipher_suite_name(sh.cipher_suite),
-                       server_extensions=sh.extension_types, alpn_selected=sh.alpn or self.alpn_selected)
-            out["ja3s_string"], out["ja3s"] = _safe(ja3s, sh)
+            out.update(sh.columns)
+            out["alpn_selected"] = sh.alpn or self.alpn_selected
         if self.version is not None:
             out.update(version=self.version, version_name=registry.version_name(self.version))
         # what encryption hid stays <NA>
         hidden = self._tls13 and not self.server_finished_visible
         if self.cert_requested:
             out["certificate_requested"] = True
-        elif not hidden and (14 in self.server_msgs or self.resumed() or self.server_finished_visible):
+        elif not hidden and (self.server_msgs & (1 << 14) or self.resumed() or self.server_finished_visible):
             out["certificate_requested"] = False
         if self.client_cert is not None:
             out["client_certificate_sent"] = self.client_cert
-        elif self.cert_requested and (self.client_cke or (self.finished["client"] is not None and not hidden)):
+        elif self.cert_requested and (self.client_cke or (self.fin_client is not None and not hidden)):
             out["client_certificate_sent"] = False
         if self.alert is not None:
             desc, side, frame = self.alert
@@ -440,6 +518,100 @@ class _Conn:
         return out
 
 
+class _Hello(NamedTuple):
+    """What a connection keeps of its ClientHello."""
+
+    columns: dict[str, Any]  # shared by every hello of the same shape; never modified
+    sni: str | None
+    session_id: bytes
+
+
+class _Server(NamedTuple):
+    """What a connection keeps of its ServerHello."""
+
+    columns: dict[str, Any]  # cipher_suite(_name), server_extensions, ja3s(_string); shared
+    cipher_suite: int
+    session_id: bytes
+    psk_accepted: bool
+    alpn: str | None
+
+
+_SERVER_SHAPES: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def _server_fields(sh: Any) -> _Server:
+    """The ServerHello as the few values the tables need; its columns computed once per
+    (version, suite, extensions), which a server repeats on every connection."""
+    types = tuple(sh.extension_types)
+    shape = (sh.legacy_version, sh.cipher_suite, types)
+    known = _SERVER_SHAPES.get(shape)
+    if known is None:
+        from tlskit.tls.fingerprint import ja3s
+
+        if len(_SERVER_SHAPES) >= 4096:
+            _SERVER_SHAPES.clear()
+        known = _SERVER_SHAPES[shape] = dict(
+            cipher_suite=sh.cipher_suite, cipher_suite_name=registry.cipher_suite_name(sh.cipher_suite),
+            server_extensions=list(types))
+        known["ja3s_string"], known["ja3s"] = _safe(ja3s, sh)
+    return _Server(known, sh.cipher_suite, sh.session_id, sh.psk_accepted, sh.alpn)
+
+
+_RAW_SERVER: dict[tuple[Any, ...], tuple[_Server, int, bool]] = {}  # raw ServerHello key -> parsed
+
+
+def _server_hello(body: bytes, conn: _Conn, frame: int) -> tuple[_Server, int, bool] | None:
+    """(server hello, selected version, is HelloRetryRequest) of a ServerHello body, None when
+    it is damaged (noted). A server answers with the same bytes apart from random, session id
+    and key share, so a hello seen before is not parsed again."""
+    found = _server_raw_key(body)
+    known = None if found is None else _RAW_SERVER.get(found[0])
+    if known is None:
+        sh = _parse(_sh, body, conn, frame)
+        if sh is None:
+            return None
+        parsed = (_server_fields(sh), sh.selected_version, sh.is_hello_retry_request)
+        if found is not None:
+            if len(_RAW_SERVER) >= 4096:
+                _RAW_SERVER.clear()
+            _RAW_SERVER[found[0]] = parsed
+        return parsed
+    server, version, hrr = known
+    return server._replace(session_id=found[1]), version, hrr  # type: ignore[index]
+
+
+def _server_raw_key(body: bytes) -> tuple[tuple[Any, ...], bytes] | None:
+    """(key, session id) of a structurally sound ServerHello body (same checks as
+    parse_server_hello); None when it is damaged or a TLS 1.3 draft layout."""
+    from tlskit.tls.handshake import HRR_RANDOM, _is_early_tls13_draft
+
+    n = len(body)
+    if n < 35 or _is_early_tls13_draft(int.from_bytes(body[:2], "big")):
+        return None
+    pos = 35 + body[34]
+    if pos + 3 > n:
+        return None
+    session_id = body[35:pos]
+    head = (body[:2], body[2:34] == HRR_RANDOM, body[pos:pos + 3])
+    pos += 3
+    exts: list[Any] = []
+    if pos < n:
+        if pos + 2 > n or pos + 2 + int.from_bytes(body[pos:pos + 2], "big") != n:
+            return None
+        pos += 2
+        while pos < n:
+            if pos + 4 > n:
+                return None
+            etype = int.from_bytes(body[pos:pos + 2], "big")
+            end = pos + 4 + int.from_bytes(body[pos + 2:pos + 4], "big")
+            if end > n:
+                return None
+            # the key share's bytes change per connection and feed no column
+            exts.append((etype, None if etype == 0x0033 else body[pos + 4:end]))
+            pos = end
+    return (*head, tuple(exts)), session_id
+
+
 _SHAPES: dict[tuple[Any, ...], dict[str, Any]] = {}  # ClientHello shape -> its columns (bounded below)
 _RAW_SHAPES: dict[tuple[Any, ...], dict[str, Any]] = {}  # raw hello key (see _raw_key) -> its columns
 
@@ -448,7 +620,7 @@ _RAW_SHAPES: dict[tuple[Any, ...], dict[str, Any]] = {}  # raw hello key (see _r
 _PER_CONNECTION_EXTS = frozenset({0x0000, 0x0015, 0x0023, 0x0029, 0x0033, 0xFE0D})
 
 
-def _hello_fields(body: bytes, conn: _Conn, frame: int) -> dict[str, Any] | None:
+def _hello_fields(body: bytes, conn: _Conn, frame: int) -> _Hello | None:
     """The connection columns of a ClientHello body (after the handshake header), or None
     when it is damaged (noted on the connection).
 
@@ -468,12 +640,9 @@ def _hello_fields(body: bytes, conn: _Conn, frame: int) -> dict[str, Any] | None
         fields = _client_fields(ch)
         if len(_RAW_SHAPES) >= 4096:
             _RAW_SHAPES.clear()
-        _RAW_SHAPES[key] = {k: v for k, v in fields.items() if k not in ("sni", "_session_id")}
+        _RAW_SHAPES[key] = fields.columns
         return fields
-    out = {k: (list(v) if isinstance(v, list) else v) for k, v in known.items()}
-    out["sni"] = None if sni_data is None else _lenient_sni(sni_data)
-    out["_session_id"] = session_id
-    return out
+    return _Hello(known, None if sni_data is None else _lenient_sni(sni_data), session_id)
 
 
 def _raw_key(body: bytes) -> tuple[tuple[Any, ...], bytes, bytes | None] | None:
@@ -549,16 +718,16 @@ def _key_share_groups(data: bytes) -> tuple[int, ...] | None:
 def _lenient_sni(data: bytes) -> str | None:
     from tlskit.tls.handshake import EXT_SERVER_NAME, _lenient, _sni
 
-    return _lenient(((EXT_SERVER_NAME, data),), EXT_SERVER_NAME, _sni, None, [], "ClientHello")  # type: ignore[no-any-return]
+    return _lenient(((EXT_SERVER_NAME, data),), EXT_SERVER_NAME, _sni, None, [], "ClientHello")
 
 
-def _client_fields(ch: Any) -> dict[str, Any]:
+def _client_fields(ch: Any) -> _Hello:
     """The connection columns a ClientHello fills, computed once so the parsed message (with
     every extension's bytes) need not be kept until the tables are built.
 
     One client program sends the same hello shape (suites, extensions, groups, ...) on every
     connection; only the random, session id, key shares and SNI change. The columns and
-    fingerprints of a shape are computed once (lists copied per connection)."""
+    fingerprints of a shape are computed once and shared."""
     g = _degrease  # browsers pick fresh GREASE values per connection; no column depends on which
     shape = (ch.legacy_version, g(ch.cipher_suites), g(ch.extension_types), g(ch.supported_groups),
              ch.ec_point_formats, g(ch.signature_algorithms), ch.alpn_raw, g(ch.supported_versions),
@@ -568,10 +737,7 @@ def _client_fields(ch: Any) -> dict[str, Any]:
         if len(_SHAPES) >= 4096:
             _SHAPES.clear()
         known = _SHAPES[shape] = _shape_fields(ch)
-    out = {k: (list(v) if isinstance(v, list) else v) for k, v in known.items()}
-    out["sni"] = ch.sni
-    out["_session_id"] = ch.session_id
-    return out
+    return _Hello(known, ch.sni, ch.session_id)
 
 
 def _degrease(codes: Iterable[int]) -> tuple[int, ...]:
@@ -669,7 +835,7 @@ def _certificates(msg: bytes, mtype: int, tls13: bool, conn: _Conn, frame: int) 
 
 def _cert_row(conn_id: int, side: str, pos: int, frame: int, time: float, der: bytes) -> dict[str, Any]:
     row: dict[str, Any] = {"conn_id": conn_id, "side": side, "position": pos, "frame": frame, "time": time}
-    row.update((k, list(v) if isinstance(v, list) else v) for k, v in _described(der).items())
+    row.update(_described(der))  # its lists are shared by every row of this DER: conform() copies them
     row["der"] = der
     return row
 
@@ -759,11 +925,12 @@ def build_tables(events: Iterable[Event], *, path: str | None = None) -> tuple[p
     """
     conns: dict[Any, _Conn] = {}
     ders: dict[bytes, bytes] = {}
+    found = _Messages()
     for ev in events:
         key: Any = ev.stream if ev.stream >= 0 else tuple(sorted([(ev.src, ev.sport), (ev.dst, ev.dport)]))
         conn = conns.get(key)
         if conn is None:
-            conn = conns[key] = _Conn(ev, ders)
+            conn = conns[key] = _Conn(ev, ders, found, len(conns))
         if isinstance(ev, TlsUnit):
             conn.unit(ev)
         else:
@@ -771,33 +938,51 @@ def build_tables(events: Iterable[Event], *, path: str | None = None) -> tuple[p
         if ev.frame < conn.first_frame:
             conn.first_frame, conn.start_time = ev.frame, min(conn.start_time, ev.time)
     tls = sorted((c for c in conns.values() if c.tls), key=lambda c: c.first_frame)
+    conn_ids = np.full(len(conns), -1, dtype=np.int64)
+    for conn_id, c in enumerate(tls):
+        conn_ids[c.index] = conn_id
     conns.clear()
-    messages: list[tuple[Any, ...]] = []
-    rows: list[dict[str, Any]] = []
-    certs: list[dict[str, Any]] = []
-    for conn_id in range(len(tls)):
-        c, tls[conn_id] = tls[conn_id], None  # type: ignore[call-overload]  # free as we go
-        rows.append(c.row(conn_id))
-        messages.extend((conn_id, seq, *m) for seq, m in enumerate(c.rows))
-        certs.extend(_cert_row(conn_id, *cert) for cert in c.certs)
-        del c
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # all-NA columns while concatenating
-        mdf = _times(_message_frame(messages), ["time"])
-        del messages
-        cdf = _times(pd.DataFrame(rows), [c.name for c in CONNECTIONS.columns if c.dtype == "datetime64[ns, UTC]"])
-        del rows
+        # messages first: their compact arrays are freed before the connection rows are built
+        messages = conform(_times(found.frame_for(conn_ids), ["time"]), MESSAGES)
+    found.clear()  # the connections still point at it
+    # column-wise: one list per column costs far less than a dict per connection
+    columns: dict[str, list[Any]] = {c.name: [] for c in CONNECTIONS.columns}
+    certs: dict[str, list[Any]] = {c.name: [] for c in CERTIFICATES.columns}
+    for conn_id in range(len(tls)):
+        c, tls[conn_id] = tls[conn_id], None  # type: ignore[call-overload]  # free as we go
+        row = c.row(conn_id)
+        for name, values in columns.items():
+            values.append(row.get(name))
+        for cert in c.certs:
+            row = _cert_row(conn_id, *cert)
+            if not certs.keys() >= row.keys():
+                raise ValueError(f"certificates: columns not in the schema: {sorted(row.keys() - certs.keys())}")
+            for name, values in certs.items():
+                values.append(row.get(name))
+        del c
+    n_conns, n_certs = len(tls), len(certs["conn_id"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # all-NA columns while concatenating
+        # each table conformed as soon as it is built, so only one raw frame is alive at a time
+        cdf = _times(_frame(columns, n_conns), [c.name for c in CONNECTIONS.columns if c.dtype == "datetime64[ns, UTC]"])
+        del columns
         if not cdf.empty:
             cdf["handshake_duration"] = cdf["handshake_end_time"] - cdf["client_hello_time"]
-        xdf = _times(pd.DataFrame(certs), ["time"])
+        connections = conform(cdf, CONNECTIONS)
+        del cdf
+        xdf = _times(_frame(certs, n_certs), ["time"])
+        del certs
         for col in ("not_before", "not_after"):
             if col in xdf.columns:
                 xdf[col] = pd.to_datetime(xdf[col].map(_utc), utc=True)
-    return conform(mdf, MESSAGES), conform(cdf, CONNECTIONS), conform(xdf, CERTIFICATES)
+    return messages, connections, conform(xdf, CERTIFICATES)
 
 
-_MESSAGE_FIELDS = ["conn_id", "seq", "frame", "time", "direction", "record_version", "content_type",
-                   "handshake_type", "_name", "alert_level", "alert_description", "encrypted", "decrypted", "length"]
+def _frame(columns: dict[str, list[Any]], n: int) -> pd.DataFrame:
+    """The frame of column lists (none when there are no rows, as conform() expects)."""
+    return pd.DataFrame(columns) if n else pd.DataFrame()
 
 
 def _names(col: pd.Series, lookup: Any) -> pd.Series:
@@ -806,16 +991,7 @@ def _names(col: pd.Series, lookup: Any) -> pd.Series:
     return col.map(codes)
 
 
-def _message_frame(messages: list[tuple[Any, ...]]) -> pd.DataFrame:
-    df = pd.DataFrame(messages, columns=_MESSAGE_FIELDS)
-    df["content_type_name"] = _names(df["content_type"], registry.content_type_name)
-    names = _names(df["handshake_type"], registry.handshake_type_name)
-    df["handshake_type_name"] = df["_name"].where(df["_name"].notna(), names)
-    df["alert_level_name"] = _names(df["alert_level"], registry.alert_level_name)
-    df["alert_description_name"] = _names(df["alert_description"], registry.alert_name)
-    return df.drop(columns=["_name"])
-
-
+@functools.lru_cache(maxsize=8192)
 def _utc(v: Any) -> Any:
     """A certificate date as a UTC Timestamp; dates pandas cannot hold (RFC 5280's
     99991231235959Z "no expiry") are clamped to the representable range."""

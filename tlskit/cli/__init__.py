@@ -44,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    for stream in (sys.stdout, sys.stderr):  # --lang ja on a non-UTF-8 console: escapes, not UnicodeEncodeError
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     shown: set[str] = set()
 
     def one_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,

@@ -34,7 +34,11 @@ def run(args: argparse.Namespace) -> int:
     truststore = sample / "truststore.pem"
     if args.out.exists() and not args.out.is_dir():
         raise TlskitError("--out is a file, not a folder", path=args.out, fix="give a folder to write the results into")
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TlskitError(f"cannot create the output folder ({exc.strerror})", path=args.out,
+                          fix="give a folder you can write to with --out") from exc
 
     print(f"Loading {capture_path} with key log {keylog.name} ...", flush=True)
     cap = tlskit.load(capture_path, keylog=keylog if keylog.exists() else None)

@@ -367,7 +367,11 @@ def build(outdir: str | Path, scenarios: Iterable[str] | None = None, *,
     out = Path(outdir)
     if out.exists() and not out.is_dir():
         raise LabError("the output folder is a file", path=out, fix="give a new or existing folder")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LabError(f"cannot create the output folder ({exc.strerror})", path=out,
+                       fix="give a folder you can write to") from exc
     at = dt.datetime.now(dt.timezone.utc)
     results: list[LabResult] = []
     with tempfile.TemporaryDirectory(prefix="tlskit-lab-") as tmp:

@@ -156,6 +156,9 @@ def render_report(capture: str | Path, *, out: str | Path, keylog: str | Path | 
     for p in (capture, keylog, truststore, server_config):
         if p is not None and not Path(p).exists():
             raise TlskitError("file not found", path=p, fix="check the path")
+    if Path(out).is_dir():
+        raise TlskitError("is a directory", path=out, fix="give the report a file name, e.g. report.html")
+    _check_inputs(capture, keylog, truststore, server_config)
     params = {
         "capture": str(capture),
         "keylog": str(Path(keylog).resolve()) if keylog else None,
@@ -167,8 +170,9 @@ def render_report(capture: str | Path, *, out: str | Path, keylog: str | Path | 
     with tempfile.TemporaryDirectory(prefix="tlskit-report-") as tmp, _same_tlskit_in_kernel():
         executed = Path(tmp) / "postmortem.ipynb"
         try:
-            papermill.execute_notebook(str(TEMPLATE), str(executed), parameters=params, kernel_name="python3",
-                                       progress_bar=False, cwd=tmp)
+            with _quiet_kernel():
+                papermill.execute_notebook(str(TEMPLATE), str(executed), parameters=params,
+                                           kernel_name="python3", progress_bar=False, cwd=tmp)
         except papermill.PapermillExecutionError as err:
             raise TlskitError(f"the postmortem notebook failed: {err.ename}: {err.evalue}", path=capture,
                               fix=f"open {TEMPLATE} with the same inputs to see the failing cell") from None
@@ -190,6 +194,47 @@ def render_report(capture: str | Path, *, out: str | Path, keylog: str | Path | 
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(body, encoding="utf-8")
     return target
+
+
+def _check_inputs(capture: Path, keylog: str | Path | None, truststore: str | Path | None,
+                  server_config: str | Path | None) -> None:
+    """Read every input once in this process, so a bad one fails with its own typed error
+    (naming that file and the fix) before a kernel starts, not re-wrapped from inside it."""
+    import warnings
+
+    from tlskit.capture import load
+    from tlskit.certs import as_truststore
+    from tlskit.ciphers import read_server_config
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the notebook shows the load warnings itself
+        load(capture, keylog=keylog)
+    if truststore is not None:
+        as_truststore(truststore)
+    if server_config is not None:
+        read_server_config(server_config)
+
+
+@contextmanager
+def _quiet_kernel() -> Iterator[None]:
+    """The kernel child inherits stderr and logs transport chatter there; a report run should
+    print nothing but its result, so point fd 2 at /dev/null while it runs."""
+    import sys
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (some notebook frontends): nothing to hide
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 @contextmanager

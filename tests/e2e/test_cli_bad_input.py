@@ -351,7 +351,6 @@ def test_api_tshark_engine_raises_capture_error(bad: Path) -> None:
                 tlskit.load(bad / name, engine="tshark")
 
 
-@pytest.mark.xfail(strict=True, reason=f"{BUGS} B5: a key log matching no handshake is accepted silently")
 def test_api_unmatched_keylog_warns(conformance: Path) -> None:
     import tlskit
 

@@ -232,6 +232,14 @@ def load(path: str | Path, *, keylog: str | Path | None = None, engine: str = "n
         packets = getattr(eng, "packets", None)
         seen.append(f"{p}: no TLS connection found" + (f" in {packets} packet(s)" if packets is not None else "")
                     + "; check that the capture was taken on the right interface/port and covers the handshake")
+    if kl is not None and not connections.empty:
+        # A key log from another client or run decrypts nothing: say so, or diagnose would ask
+        # for the key log the user already gave.
+        tls13 = connections["version"] == 0x0304
+        hidden = int((tls13.fillna(False) & ~connections["decrypted"].fillna(False)).sum())
+        if hidden and not connections["decrypted"].fillna(False).any():
+            seen.append(f"{kl}: none of its secrets matches the {hidden} TLS 1.3 handshake(s) in {p.name}; "
+                        "a key log from another client or another run? (the client random must match)")
     for message in seen:
         warnings.warn(CaptureWarning(message), stacklevel=2)
     return Capture(p, messages, connections, certificates, engine=engine, warnings=seen, keylog=kl)

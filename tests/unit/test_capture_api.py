@@ -196,3 +196,20 @@ def test_lab_answers(lab_small: Path, name: str, with_keys: bool) -> None:
         assert row.encrypted_alert_from == alert["from"]
     if answer["established"]:
         assert row.version_name == answer["tls_version"]
+
+
+def test_junk_key_log_lines_are_reported_once(tmp_path: Path) -> None:
+    # load() checks the key log and the native engine reads it again: one warning, not two.
+    import warnings
+
+    import tlskit
+    from tests.conftest import DATA
+
+    keys = tmp_path / "keys.log"
+    keys.write_text("junk line\n" + (DATA / "sample" / "keys.log").read_text())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cap = tlskit.load(DATA / "sample" / "capture.pcap", keylog=keys)
+    junk = [w for w in caught if "malformed key log line" in str(w.message)]
+    assert len(junk) == 1
+    assert cap.connections["decrypted"].fillna(False).any()

@@ -8,10 +8,11 @@ decryptor per direction.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from tlskit.capture._native._reader import PacketReader
-from tlskit.errors import KeylogError
+from tlskit.errors import CaptureWarning, KeylogError
 from tlskit.tls.decrypt import RecordDecryptor, decryptors_for
 from tlskit.tls.handshake import HandshakeError, parse_server_hello
 from tlskit.tls.keylog import KeyLog, keylog_from_dsb, read_keylog
@@ -44,7 +45,12 @@ class Decryptor:
     @classmethod
     def create(cls, keylog: Path | None, reader: PacketReader) -> Decryptor | None:
         """A decryptor when secrets can exist (a key log, or a pcapng that may embed them)."""
-        log = read_keylog(keylog) if keylog is not None else None
+        log = None
+        if keylog is not None:
+            # load() has already read it once and warned about junk lines; say it once only.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CaptureWarning)
+                log = read_keylog(keylog)
         if log is None and reader.format != "pcapng":
             return None
         return cls(log, reader)

@@ -17,7 +17,10 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "SCHEMA.md"
 def render() -> str:
     out = ["# Table schemas", "",
            "Generated from `tlskit/schema.py` by `scripts/render_schema_doc.py`; do not edit by hand.",
-           "Times are tz-aware UTC; `<NA>` means not seen (or hidden by encryption), never guessed.", ""]
+           "Times are tz-aware UTC; `<NA>` means not seen (or hidden by encryption), never guessed.",
+           "List cells are Python lists; rows with equal lists may share one list object (every connection",
+           "of a client program offers the same suites), so treat cells as read-only and copy before changing one.",
+           ""]
     for table in schema.TABLES.values():
         out += [f"## `{table.name}`", "", table.meaning, "", "| column | dtype | meaning |", "|---|---|---|"]
         for c in table.columns:

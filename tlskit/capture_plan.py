@@ -7,9 +7,10 @@ the whole handshake, full snap length, and rotation for waits of hours.
 
 from __future__ import annotations
 
-import ipaddress
 import shlex
 from dataclasses import dataclass, field
+
+from tlskit._hosts import is_ip_literal
 
 SIDES = ("client", "server")
 
@@ -60,14 +61,6 @@ def _filter(host: str, port: int) -> str:
     return f"host {host} and tcp port {port}"
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 def capture_plan(host: str, port: int = 443, side: str = "client", *, interface: str = "any",
                  outfile: str | None = None) -> CapturePlan:
     """Build the capture plan for a TLS peer.
@@ -94,7 +87,7 @@ def capture_plan(host: str, port: int = 443, side: str = "client", *, interface:
                 "-w", f"{stem}-ring.pcap", flt]
     dumpcap = ["dumpcap", "-i", interface, "-s", "0", "-f", flt, "-b", "filesize:102400",
                "-b", "files:20", "-w", f"{stem}.pcapng"]
-    sni = "HOST_NAME_FROM_THE_URL" if _is_ip(host) else host  # SNI never carries an IP address
+    sni = "HOST_NAME_FROM_THE_URL" if is_ip_literal(host) else host  # SNI never carries an IP address
     keylog = [
         ("OpenSSL-based clients (curl, Python, Node.js, nginx upstream tests)",
          "export SSLKEYLOGFILE=/secure/tmp/keys.log before starting the client "

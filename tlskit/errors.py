@@ -67,6 +67,13 @@ class LabError(TlskitError):
     """The lab could not build a scenario (a TLS stack or tool it needs is missing)."""
 
 
+class NotFoundError(TlskitError, KeyError):
+    """A lookup by id found nothing (``Capture.connection(999)``); still a KeyError for old callers."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return self._line()
+
+
 class CaptureWarning(UserWarning):
     """Partial results: part of a capture could not be read (truncated, garbled record)."""
 
@@ -77,6 +84,7 @@ __all__ = [
     "ConfigError",
     "KeylogError",
     "LabError",
+    "NotFoundError",
     "TlskitError",
     "TruststoreError",
     "TsharkError",

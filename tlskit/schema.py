@@ -3,7 +3,9 @@
 Engines (tshark, native) fill ``MESSAGES``, ``CONNECTIONS`` and ``CERTIFICATES``; diagnosis
 adds ``DIAGNOSIS``. Raw protocol codes are kept as integers and a ``*_name`` column carries
 the IANA name from :mod:`tlskit.registry`. Times are tz-aware UTC; durations are
-``timedelta64[ns]``. Lists (offered suites, SANs) are Python lists in ``object`` columns.
+``timedelta64[ns]``. Lists (offered suites, SANs) are Python lists in ``object`` columns;
+rows with equal lists may share one list object (every connection of a client program offers
+the same suites), so treat cells as read-only and copy before changing one.
 
 ``conform(frame, TABLE)`` coerces a frame to the declared columns, order and dtypes, so
 nothing downstream depends on which engine ran.
@@ -14,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 UTC_TIME = "datetime64[ns, UTC]"
@@ -255,8 +258,92 @@ def conform(frame: pd.DataFrame | list[dict[str, Any]], table: Table) -> pd.Data
     return pd.DataFrame(out, index=pd.RangeIndex(n)) if n else empty(table)
 
 
+def check(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """Return `frame` itself after checking it has exactly the table's columns, in order, with
+    the declared dtypes (for engines that build typed columns; :func:`conform` converts).
+
+    Raises
+    ------
+    ValueError
+        A column is missing, extra, out of order or of another dtype.
+    """
+    if len(frame) == 0:
+        return empty(table)
+    if list(frame.columns) != table.names:
+        raise ValueError(f"{table.name}: columns {list(frame.columns)} are not the schema's {table.names}")
+    wrong = [f"{c.name} ({frame[c.name].dtype}, not {c.dtype})" for c in table.columns
+             if not _same_dtype(frame[c.name].dtype, c.dtype)]
+    if wrong:
+        raise ValueError(f"{table.name}: wrong dtypes: {', '.join(wrong)}")
+    return frame
+
+
+_INTS = {"UInt8": np.uint8, "UInt16": np.uint16, "UInt32": np.uint32, "Int64": np.int64}
+
+
+def typed(values: list[Any], dtype: Any) -> Any:
+    """Python values of one column (None where missing) as a pandas array of `dtype`.
+
+    The fast way for engines that collect rows as Python lists: ints, bools, epoch-second
+    floats (for UTC_TIME), strings and category labels are converted in one pass each, without
+    boxing every value through pandas' object machinery. Lists are kept as they are (cells
+    with equal lists may share one list: treat cells as read-only). Anything else (or values
+    of an unexpected type) goes the general way, through :func:`conform`.
+    """
+    n = len(values)
+    try:
+        if isinstance(dtype, str) and dtype in _INTS:
+            v = np.fromiter((-1 if x is None else x for x in values), dtype=np.int64, count=n)
+            return int_array(v, dtype)
+        if dtype == "boolean":
+            mask = np.fromiter((x is None for x in values), dtype=bool, count=n)
+            data = np.fromiter((bool(x) for x in values), dtype=bool, count=n)
+            return pd.arrays.BooleanArray(data, mask)
+        if dtype == UTC_TIME:
+            return utc_array(np.fromiter((np.nan if x is None else x for x in values), dtype=np.float64, count=n))
+        if dtype == "string":
+            return pd.array(values, dtype="string")
+        if isinstance(dtype, pd.CategoricalDtype):
+            return pd.Categorical(values, dtype=dtype)
+        if dtype == LIST:
+            out = np.empty(n, dtype=object)
+            out[:] = [x if type(x) is list else [] if x is None else list(x) for x in values]
+            return out
+    except (TypeError, ValueError, OverflowError):
+        pass
+    return _coerce(pd.Series(values, dtype=object), Column("", dtype, ""))
+
+
+def int_array(values: np.ndarray, dtype: str) -> Any:
+    """Integers (negative = missing) as a nullable integer array of `dtype`."""
+    mask = values < 0
+    return pd.arrays.IntegerArray(np.where(mask, 0, values).astype(_INTS[dtype]), mask)
+
+
+def utc_array(seconds: np.ndarray) -> Any:
+    """Epoch seconds (NaN = missing) as UTC_TIME, rounded to the microsecond (float precision);
+    values beyond datetime64[ns] (a damaged timestamp) become NaT."""
+    bad = ~(np.abs(seconds) < 9.2e9)
+    us = np.round(np.where(bad, 0.0, seconds) * 1e6).astype(np.int64)
+    ns = (us * 1000).view("datetime64[ns]")
+    ns[bad] = np.datetime64("NaT")
+    return pd.DatetimeIndex(ns).tz_localize("UTC").array
+
+
+def _same_dtype(have: Any, want: Any) -> bool:
+    """Exactly the declared dtype: "string" is the NA-valued one (pandas also calls its
+    NaN-valued "str" dtype equal to the name "string"), categories in the declared order
+    (unordered categoricals compare equal whatever the order)."""
+    want = pd.api.types.pandas_dtype(want)
+    if isinstance(want, pd.CategoricalDtype):
+        return isinstance(have, pd.CategoricalDtype) and list(have.categories) == list(want.categories)
+    return bool(have == want)
+
+
 def _coerce(col: pd.Series, c: Column) -> pd.Series:
     col = col.reset_index(drop=True)
+    if c.dtype != "object" and _same_dtype(col.dtype, c.dtype):
+        return col  # already right (an engine that builds typed columns)
     # integer -> nullable integer, bool -> boolean: cast directly; the general path below boxes
     # every value as a Python object (slow, and a large transient copy for big tables)
     if (isinstance(c.dtype, str) and c.dtype[:3] in ("UIn", "Int") and pd.api.types.is_integer_dtype(col.dtype)) or (
@@ -271,7 +358,8 @@ def _coerce(col: pd.Series, c: Column) -> pd.Series:
     if c.dtype == "object":
         if c.name == "der":
             return col.astype(object)
-        return col.map(lambda v: list(v) if isinstance(v, (list, tuple)) else [])
+        # lists stay the objects they are (equal lists may be shared; cells are read-only)
+        return col.map(lambda v: v if type(v) is list else list(v) if isinstance(v, (list, tuple)) else [])
     if isinstance(c.dtype, pd.CategoricalDtype):
         return col.astype(object).where(col.notna(), None).astype(c.dtype)
     if c.dtype == "boolean":
@@ -293,6 +381,10 @@ __all__ = [
     "TCP_ENDS",
     "Column",
     "Table",
+    "check",
     "conform",
     "empty",
+    "int_array",
+    "typed",
+    "utc_array",
 ]

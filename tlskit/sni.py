@@ -10,7 +10,6 @@ fatal), or ignores SNI. Certificates are not validated here: the point is what i
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 from cryptography import x509
 
 from tlskit import registry
+from tlskit._hosts import is_ip_literal
 
 WRONG_NAME = "tlskit-sni-probe.invalid"  # RFC 2606: never a real name
 
@@ -77,14 +77,6 @@ class SniProbe:
                 "certificate": a.cert_subject, "cert_sha256": a.cert_sha256, "error": a.error,
             } for a in self.attempts]
         )
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _cert_facts(der: bytes | None) -> tuple[str | None, str | None, tuple[str, ...]]:
@@ -155,7 +147,7 @@ def probe_sni(host: str, port: int = 443, name: str | None = None, *, wrong_name
     ``to_frame()`` gives a table.
     """
     notes: list[str] = []
-    if name is None and not _is_ip(host):
+    if name is None and not is_ip_literal(host):
         name = host
     attempts = [_attempt(host, port, "without SNI", None, timeout)]
     if name:

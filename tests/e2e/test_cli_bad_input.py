@@ -197,7 +197,6 @@ def test_output_into_a_closed_pipe_is_not_a_traceback(bad: Path) -> None:
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=f"{BUGS} B8: reading a capture from a pipe is an OSError traceback")
 def test_capture_from_a_pipe(bad: Path) -> None:
     """`tcpdump -w - | tlskit diagnose /dev/stdin`: read the stream, or refuse it in one line."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))

@@ -5,8 +5,8 @@
 
 Two engines fill the same tables (:mod:`tlskit.schema`): ``"native"`` (tlskit's own
 streaming reader, the default) and ``"tshark"`` (Wireshark's dissectors, the reference).
-Both hand events to :func:`tlskit.capture._builder.build_tables`, so nothing downstream
-knows which one ran.
+Both feed the one table builder (:mod:`tlskit.capture._builder`: the native engine calls it
+directly, the tshark engine through event objects), so nothing downstream knows which one ran.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import html
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,9 @@ from typing import Any
 import pandas as pd
 
 from tlskit.capture._builder import build_tables
-from tlskit.capture._events import Event
-from tlskit.errors import CaptureWarning
+from tlskit.errors import CaptureWarning, NotFoundError
+
+Tables = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]  # messages, connections, certificates
 
 ENGINES = ("native", "tshark")
 AUTO_PROGRESS_BYTES = 64 << 20  # files above this show a progress bar when progress=None
@@ -65,7 +66,7 @@ class Capture:
     engine : str
         ``"native"`` or ``"tshark"``.
     warnings : list of str
-        What could not be read (truncation, skipped fragments, no TLS found...).
+        What could not be read (truncation, skipped fragments, DTLS / QUIC not analysed, no TLS found...).
     keylog : Path or None
         The key log used (its path only; secrets are never kept).
     """
@@ -79,11 +80,19 @@ class Capture:
     keylog: Path | None = None
 
     def connection(self, conn_id: int) -> Connection:
-        """The row, messages and certificates of one connection."""
+        """The row, messages and certificates of one connection.
+
+        Raises
+        ------
+        NotFoundError
+            No connection has this ``conn_id`` (a :class:`KeyError` too).
+        """
         rows = self.connections[self.connections["conn_id"] == conn_id]
         if rows.empty:
-            raise KeyError(f"no connection {conn_id} in {self.path.name} "
-                           f"(conn_id runs 0..{len(self.connections) - 1})")
+            ids = self.connections["conn_id"]
+            known = f"conn_id runs {ids.min()}..{ids.max()}" if len(ids) else "it holds no TLS connection"
+            raise NotFoundError(f"no connection {conn_id} in {self.path.name} ({known})",
+                                fix="pick a conn_id from capture.connections")
         m = self.messages[self.messages["conn_id"] == conn_id].reset_index(drop=True)
         c = self.certificates[self.certificates["conn_id"] == conn_id].reset_index(drop=True)
         return Connection(conn_id, rows.iloc[0], m, c)
@@ -154,19 +163,30 @@ def _progress_bar(path: Path, progress: bool | None) -> tuple[Callable[[int, int
     return update, bar
 
 
-def _engine_events(path: Path, keylog: Path | None, engine: str,
-                   progress: Callable[[int, int], None] | None) -> tuple[Iterator[Event], Any]:
+def _read_tables(path: Path, keylog: Path | None, engine: str,
+                 progress: Callable[[int, int], None] | None) -> tuple[Tables, Any]:
+    """(messages, connections, certificates) and the engine that read them (for its notes)."""
     if engine == "native":
         from tlskit.capture._native import NativeEngine
 
         native = NativeEngine(path, keylog, progress=progress)
-        return native.events(), native
+        return native.tables(), native  # the engine drives the builder directly
     if engine == "tshark":
         from tlskit.capture._tshark import TsharkEngine
 
         ts = TsharkEngine(path, keylog)
-        return ts.events(), ts
+        return build_tables(ts.events(), path=str(path)), ts
     raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+
+
+def _not_analysed(skipped: Mapping[str, int]) -> tuple[str, tuple[str, ...]]:
+    """('12 DTLS packet(s)', its counter keys) from an engine's skipped counter; ('', ()) when none."""
+    from tlskit.capture._native._packet import DTLS_SKIPPED, QUIC_SKIPPED
+
+    # QUIC: long-header packets only, 1-RTT packets have no recognisable shape
+    names = {DTLS_SKIPPED: "DTLS packet(s)", QUIC_SKIPPED: "QUIC handshake packet(s)"}
+    found = tuple(key for key in names if skipped.get(key))
+    return ", ".join(f"{skipped[key]} {names[key]}" for key in found), found
 
 
 def load(path: str | Path, *, keylog: str | Path | None = None, engine: str = "native",
@@ -213,8 +233,7 @@ def load(path: str | Path, *, keylog: str | Path | None = None, engine: str = "n
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", CaptureWarning)
-            events, eng = _engine_events(p, kl, engine, update)
-            messages, connections, certificates = build_tables(events, path=str(p))
+            (messages, connections, certificates), eng = _read_tables(p, kl, engine, update)
             notes.extend(getattr(eng, "notes", []))
     finally:
         if collecting:
@@ -227,8 +246,17 @@ def load(path: str | Path, *, keylog: str | Path | None = None, engine: str = "n
             seen.append(str(w.message))
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    udp, keys = _not_analysed(getattr(eng, "skipped", None) or {})
+    # said once below, in a sentence, instead of the engine's "N packet(s) skipped: ..." notes
+    notes = [n for n in notes if not any(key in n for key in keys)]
     seen.extend(f"{p}: {n}" for n in notes if not any(n in s for s in seen))
-    if connections.empty:
+    if udp and connections.empty:
+        seen.append(f"{p}: {udp} and 0 TLS connections: tlskit reads TLS over TCP only "
+                    "(DTLS and QUIC are not analysed)")
+    elif udp:
+        seen.append(f"{p}: {udp} not analysed (tlskit reads TLS over TCP only); "
+                    f"the {len(connections)} TLS connection(s) are in the tables")
+    elif connections.empty:
         packets = getattr(eng, "packets", None)
         seen.append(f"{p}: no TLS connection found" + (f" in {packets} packet(s)" if packets is not None else "")
                     + "; check that the capture was taken on the right interface/port and covers the handshake")

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import warnings
+import operator
+import struct
 from array import array
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -45,83 +46,94 @@ import numpy as np
 import pandas as pd
 
 from tlskit import registry
-from tlskit.capture._events import ACK, FIN, RST, SYN, Event, TcpPacket, TlsUnit
-from tlskit.schema import CERTIFICATES, CONNECTIONS, MESSAGES, conform
+from tlskit.capture._events import ACK, FIN, RST, SYN, Event, TlsUnit
+from tlskit.schema import (
+    CERTIFICATES,
+    CONNECTIONS,
+    MESSAGES,
+    UTC_TIME,
+    Column,
+    check,
+    conform,
+    int_array,
+    typed,
+    utc_array,
+)
 
 CCM8_SUITE = 0x1305  # TLS_AES_128_CCM_8_SHA256: 8-byte AEAD tag
 SHA384_SUITE = 0x1302  # TLS_AES_256_GCM_SHA384: 48-byte Finished
 SSLV2_TYPES = {1: 1, 4: 2}  # SSLv2 CLIENT-HELLO / SERVER-HELLO -> handshake type codes
 _SIDE_BIT = {"client": 1, "server": 2}
 _CERT_FLIGHT = (1 << 11) | (1 << 12) | (1 << 14)  # Certificate, ServerKeyExchange, ServerHelloDone
+_NO_RECORD = (0, 0, 0, False)
+_NO_NOTES: list[str] = []  # shared by every row without notes (cells are read-only)
+_NO_LIST: list[Any] = []
+_NO_DICT: dict[str, Any] = {}
 
 
 def _is_tls13(version: int | None) -> bool:
     return version is not None and (version == 0x0304 or (version >> 8) in (0x7F, 0x7E, 0xFB))
 
 
-class _Messages:
-    """Message rows of all connections, column-wise in compact arrays (a tuple of Python
-    objects per message would dominate the memory of a capture with many connections).
-    Codes that may be absent are stored as -1."""
+# the integer fields of a message row (32-bit), in the order _Messages.rows holds them
+_MESSAGE_FIELDS = ("conn", "seq", "c2s", "record_version", "content_type", "handshake_type", "hrr",
+                   "alert_level", "alert_description", "encrypted", "decrypted", "length")
 
-    __slots__ = ("alert_description", "alert_level", "c2s", "conn", "content_type", "decrypted", "encrypted",
-                 "frame", "handshake_type", "hrr", "length", "record_version", "seq", "time")
+
+class _Messages:
+    """Message rows of all connections in two compact arrays (a tuple of Python objects per
+    message would dominate the memory of a capture with many connections): the integer fields
+    of each row one after the other (:data:`_MESSAGE_FIELDS`; -1 where a code does not apply),
+    the frame numbers and the times. One ``extend`` per row: appending to a dozen arrays costs more."""
+
+    __slots__ = ("frames", "rows", "times")
 
     def __init__(self) -> None:
         self.clear()
 
     def clear(self) -> None:
-        self.conn, self.seq, self.frame = array("q"), array("q"), array("q")
-        self.time = array("d")
-        self.c2s, self.hrr, self.encrypted, self.decrypted = array("b"), array("b"), array("b"), array("b")
-        self.record_version, self.content_type, self.handshake_type = array("q"), array("q"), array("q")
-        self.alert_level, self.alert_description, self.length = array("q"), array("q"), array("q")
+        self.rows = array("i")
+        self.frames = array("I")  # frame numbers: UInt32 as in the schema
+        self.times = array("d")
 
-    def add(self, conn: int, seq: int, row: list[Any]) -> None:
-        """row: frame, time, direction, record_version, content_type, handshake_type, name
-        override, alert_level, alert_description, encrypted, decrypted, length."""
-        self.conn.append(conn)
-        self.seq.append(seq)
-        self.frame.append(row[0])
-        self.time.append(row[1])
-        self.c2s.append(row[2] == "c2s")
-        self.record_version.append(-1 if row[3] is None else row[3])
-        self.content_type.append(-1 if row[4] is None else row[4])
-        self.handshake_type.append(-1 if row[5] is None else row[5])
-        self.hrr.append(row[6] is not None)
-        self.alert_level.append(-1 if row[7] is None else row[7])
-        self.alert_description.append(-1 if row[8] is None else row[8])
-        self.encrypted.append(bool(row[9]))
-        self.decrypted.append(bool(row[10]))
-        self.length.append(row[11])
+    def __len__(self) -> int:
+        return len(self.times)
 
     def frame_for(self, conn_ids: np.ndarray) -> pd.DataFrame:
-        """The messages frame; conn_ids maps a connection's index to its conn_id."""
-        ids = conn_ids[np.frombuffer(self.conn, dtype=np.int64)] if len(self.conn) else np.zeros(0, np.int64)
+        """The messages frame, in its schema dtypes; conn_ids maps a connection's index to its conn_id."""
+        n = len(self.times)
+        table = (np.frombuffer(self.rows, dtype=np.int32) if n else np.zeros(0, np.int32)).reshape(n, len(_MESSAGE_FIELDS))
+        ids = conn_ids[table[:, 0]]
         order = np.argsort(ids, kind="stable")  # rows of one connection stay in arrival order
+        # column by column (no sorted copy of the whole table), widened for int_array's -1 test
+        field = {name: table[:, i][order].astype(np.int64) for i, name in enumerate(_MESSAGE_FIELDS)}
+        field["frame"] = (np.frombuffer(self.frames, dtype=np.uint32) if n else np.zeros(0, np.uint32))[order].astype(np.int64)
 
-        def col(a: array, nullable: bool = True) -> pd.Series:
-            v = np.frombuffer(a, dtype=np.int64)[order] if len(a) else np.zeros(0, np.int64)
-            return pd.Series(v, dtype="Int64").mask(v < 0) if nullable else pd.Series(v)
+        def flags(name: str) -> np.ndarray:
+            return field[name].astype(bool)
 
-        def flag(a: array) -> np.ndarray:
-            return (np.frombuffer(a, dtype=np.int8)[order] if len(a) else np.zeros(0, np.int8)).astype(bool)
-
-        df = pd.DataFrame({
-            "conn_id": ids[order], "seq": col(self.seq, False), "frame": col(self.frame, False),
-            "time": np.frombuffer(self.time, dtype=np.float64)[order] if len(self.time) else np.zeros(0),
-            "direction": np.array(["s2c", "c2s"], dtype=object)[flag(self.c2s).astype(np.int8)],
-            "record_version": col(self.record_version), "content_type": col(self.content_type),
-            "handshake_type": col(self.handshake_type), "alert_level": col(self.alert_level),
-            "alert_description": col(self.alert_description),
-            "encrypted": flag(self.encrypted), "decrypted": flag(self.decrypted), "length": col(self.length, False),
-        })
-        df["content_type_name"] = _names(df["content_type"], registry.content_type_name)
-        names = _names(df["handshake_type"], registry.handshake_type_name)
-        df["handshake_type_name"] = names.where(~flag(self.hrr), "hello_retry_request")
-        df["alert_level_name"] = _names(df["alert_level"], registry.alert_level_name)
-        df["alert_description_name"] = _names(df["alert_description"], registry.alert_name)
-        return df
+        dtypes = MESSAGES.dtypes
+        columns: dict[str, Any] = {"conn_id": int_array(ids[order], "UInt32")}
+        for name in ("seq", "frame"):
+            columns[name] = int_array(field[name], "UInt32")
+        columns["time"] = utc_array((np.frombuffer(self.times, dtype=np.float64) if n else np.zeros(0))[order])
+        columns["direction"] = pd.Categorical.from_codes((~flags("c2s")).astype(np.int8),
+                                                         dtype=dtypes["direction"])  # c2s, s2c
+        hrr = flags("hrr")
+        lookups = {"content_type": registry.content_type_name, "handshake_type": registry.handshake_type_name,
+                   "alert_level": registry.alert_level_name, "alert_description": registry.alert_name}
+        for name in ("record_version", "content_type", "handshake_type", "alert_level", "alert_description"):
+            codes = field[name]
+            columns[name] = int_array(codes, dtypes[name])
+            if name in lookups:
+                names = _names(codes, lookups[name])
+                if name == "handshake_type":
+                    names[hrr] = "hello_retry_request"
+                columns[f"{name}_name"] = names
+        columns["encrypted"] = pd.arrays.BooleanArray(flags("encrypted"), np.zeros(n, dtype=bool))
+        columns["decrypted"] = pd.arrays.BooleanArray(flags("decrypted"), np.zeros(n, dtype=bool))
+        columns["length"] = int_array(field["length"], "UInt32")
+        return pd.DataFrame({name: columns[name] for name in MESSAGES.names})
 
 
 class _Conn:
@@ -132,6 +144,7 @@ class _Conn:
         "alert_time",
         "alpn_selected",
         "app_by",
+        "builder",
         "ccs",
         "cert_requested",
         "certs",
@@ -161,6 +174,7 @@ class _Conn:
         "messages",
         "notes",
         "nrows",
+        "position",
         "retrans",
         "server_after_fin",
         "server_cert_visible",
@@ -183,23 +197,26 @@ class _Conn:
         "version",
     )
 
-    def __init__(self, ev: Event, ders: dict[bytes, bytes], messages: _Messages, index: int):
-        self.ders = ders  # certificate DER interning shared by all connections of one build
-        self.messages = messages  # the build's message rows, tagged with this connection's index
+    def __init__(self, builder: TableBuilder, index: int, frame: int, time: float,
+                 first_src: tuple[str, int], first_dst: tuple[str, int]):
+        self.builder = builder
+        self.ders = builder.ders  # certificate DER interning shared by all connections of one build
+        self.messages = builder.messages  # the build's message rows, tagged with this connection's index
         self.index = index
         self.nrows = 0
-        self.first_frame = ev.frame
-        self.start_time = ev.time
-        self.end_time = ev.time
-        self.first_src = (ev.src, ev.sport)
-        self.first_dst = (ev.dst, ev.dport)
-        self.client: tuple[str, int] | None = None
+        self.position: int | None = None  # its row, once closed
+        self.first_frame = frame
+        self.start_time = time
+        self.end_time = time
+        self.first_src = first_src  # side 0: the sender of the connection's first packet
+        self.first_dst = first_dst  # side 1
+        self.client: int | None = None  # the client's side (0 or 1), once known
         self.client_guessed = False
         self.tls = False
         self.syn_time: float | None = None
         self.synack_time: float | None = None
         self.tcp_end: str | None = None
-        self.tcp_end_by: tuple[str, int] | None = None
+        self.tcp_end_by: int | None = None  # side
         self.close_frame: dict[str, int] = {}
         self.retrans = 0
         self.certs: list[tuple[str, int, int, float, bytes]] = []
@@ -239,155 +256,175 @@ class _Conn:
         self.first_unit_hello = False
 
     # -- sides ----------------------------------------------------------------------------
-    def side(self, src: str, sport: int) -> str:
-        return "client" if (src, sport) == self.client else "server"
-
-    def ensure_client(self, unit: TlsUnit) -> None:
-        if self.client is not None:
-            return
-        if unit.content_type == 22 and unit.body:
-            mtype = unit.body[0]
+    def _ensure_client(self, side: int, ct: int, body: bytes | None) -> None:
+        if ct == 22 and body:
+            mtype = body[0]
             if mtype == 1:
-                self.client = (unit.src, unit.sport)
+                self.client = side
                 return
             if mtype in (2, 4):
-                self.client = (unit.dst, unit.dport)
+                self.client = 1 - side
                 return
-        a, b = self.first_src, self.first_dst
-        self.client = a if a[1] > b[1] else b
+        self.client = 0 if self.first_src[1] > self.first_dst[1] else 1
         self.client_guessed = True
         self.notes.append("client side guessed from the port numbers (no SYN or hello seen)")
 
-    # -- events ---------------------------------------------------------------------------
-    def tcp(self, p: TcpPacket) -> None:
-        self.end_time = max(self.end_time, p.time)
-        if p.flags & SYN:
-            if p.flags & ACK:
+    # -- what the engine reports, in capture order --------------------------------------------
+    def tcp(self, side: int, frame: int, time: float, flags: int, payload_len: int = 0,
+            retransmission: bool = False) -> None:
+        """A TCP packet of interest (see _events.TcpPacket) sent by ``side`` (0 or 1)."""
+        if self.position is not None:  # a trailing packet after both sides ended
+            self.builder.late(self.position, time, retransmission)
+            return
+        if time > self.end_time:
+            self.end_time = time
+        if flags & SYN:
+            if flags & ACK:
                 if self.synack_time is None:
-                    self.synack_time = p.time
+                    self.synack_time = time
                 if self.client is None:
-                    self.client = (p.dst, p.dport)
+                    self.client = 1 - side
             else:
                 if self.syn_time is None:
-                    self.syn_time = p.time
+                    self.syn_time = time
                 if self.client is None or self.client_guessed:
-                    self.client = (p.src, p.sport)
-        if p.flags & (FIN | RST) and self.tcp_end is None:
-            self.tcp_end = "rst" if p.flags & RST else "fin"
-            self.tcp_end_by = (p.src, p.sport)
-        if p.flags & (FIN | RST):
-            who = "client" if self.client is None or (p.src, p.sport) == self.client else "server"
-            self.close_frame.setdefault(who, p.frame)
-        if p.retransmission:
+                    self.client = side
+        if flags & (FIN | RST):
+            if self.tcp_end is None:
+                self.tcp_end = "rst" if flags & RST else "fin"
+                self.tcp_end_by = side
+            self.close_frame.setdefault("client" if self.client is None or side == self.client else "server", frame)
+        if retransmission:
             self.retrans += 1
 
-    def unit(self, u: TlsUnit) -> None:
-        self.end_time = max(self.end_time, u.time)
+    def unit(self, side: int, frame: int, time: float, ct: int, record_version: int, length: int,
+             body: bytes | None, encrypted: bool = False, decrypted: bool = False, sslv2: bool = False,
+             notes: list[str] | None = None) -> None:
+        """A TLS unit (see _events.TlsUnit) sent by ``side`` (0 or 1)."""
+        if self.position is not None:
+            raise ValueError("a TLS unit after close(): engines close a connection when both sides have ended")
+        if time > self.end_time:
+            self.end_time = time
         if not self.tls:
             self.tls = True
-            self.first_unit_hello = u.content_type == 22 and bool(u.body) and u.body[0] == 1 if u.body else False
-        self.ensure_client(u)
-        side = self.side(u.src, u.sport)
-        if u.notes:
-            self.notes.extend(u.notes)
-        if u.starttls and not self.starttls:
-            self.starttls = u.starttls
-        if u.decrypted:
+            self.first_unit_hello = ct == 22 and bool(body) and body[0] == 1 if body else False
+        if self.client is None:
+            self._ensure_client(side, ct, body)
+        is_client = side == self.client
+        who = "client" if is_client else "server"
+        if notes:
+            self.notes.extend(notes)
+        if decrypted:
             self.decrypted = True
-        if side == "client" and self.sh is not None and not (u.content_type == 22 and u.body and u.body[0] == 1):
+        if is_client and self.sh is not None and not (ct == 22 and body and body[0] == 1):
             self.client_second_flight = True
-        # frame, time, direction, record_version, content_type, handshake_type, name override,
-        # alert_level, alert_description, encrypted, decrypted, length (names added per column later)
-        row: list[Any] = [u.frame, u.time, "c2s" if side == "client" else "s2c", u.record_version,
-                          u.content_type, None, None, None, None, u.encrypted, u.decrypted, u.length]
-        ct = u.content_type
+        mtype = level = desc = -1
+        hrr = False
         completed_before = self.completed_time is not None
-        if ct == 22 and u.body is not None:
-            mtype = SSLV2_TYPES.get(u.body[0], u.body[0]) if u.sslv2 else u.body[0]
-            row[5] = mtype
-            self._handshake(u, side, mtype, row)
-        elif ct == 21 and u.body is not None and len(u.body) >= 2:
-            level, desc = u.body[0], u.body[1]
-            row[7], row[8] = level, desc
+        if ct == 22 and body is not None:
+            mtype = SSLV2_TYPES.get(body[0], body[0]) if sslv2 else body[0]
+            hrr = self._handshake(frame, time, record_version, body, sslv2, who, mtype)
+        elif ct == 21 and body is not None and len(body) >= 2:
+            level, desc = body[0], body[1]
             self.last_alert = desc
             if level == 2 and self.alert is None:
-                self.alert = (desc, side, u.frame)
-                self.alert_time = u.time
+                self.alert = (desc, who, frame)
+                self.alert_time = time
         elif ct == 20:
-            self.ccs |= _SIDE_BIT[side]
-            if side == "server":
+            self.ccs |= _SIDE_BIT[who]
+            if not is_client:
                 self.server_msgs_before_ccs = self.server_msgs
-        elif u.encrypted and u.body is None and not u.decrypted:
-            self._opaque(u, side)
+        elif encrypted and body is None and not decrypted:
+            self._opaque(frame, time, ct, length, who)
         elif ct == 23 and self.completed_time is not None:
-            self.app_by.setdefault(side, u.time)  # decrypted application data
+            self.app_by.setdefault(who, time)  # decrypted application data
             if self.first_app is None:
-                self.first_app = u.time
-        if side == "server" and self.sh is not None and not self.client_second_flight and ct in (20, 22, 23):
-            self.server_flight_end = u.time
-        self.last_record[side] = max(self.last_record.get(side, (0, 0, 0, False)),
-                                     (u.frame, ct, u.length, u.encrypted and u.body is None))
+                self.first_app = time
+        if not is_client and self.sh is not None and not self.client_second_flight and ct in (20, 22, 23):
+            self.server_flight_end = time
+        last = (frame, ct, length, encrypted and body is None)
+        if last > self.last_record.get(who, _NO_RECORD):
+            self.last_record[who] = last
         if ct == 23 and completed_before:
             return  # application data after completion is not listed
-        self.messages.add(self.index, self.nrows, row)
+        messages = self.messages
+        messages.rows.extend((self.index, self.nrows, is_client, record_version, ct, mtype, hrr, level, desc,
+                              encrypted, decrypted, length))
+        messages.frames.append(frame)
+        messages.times.append(time)
         self.nrows += 1
+
+    def close(self) -> None:
+        """Both sides ended (FIN or RST each), or nothing more will come: the connection becomes
+        a row now and its state is dropped. Trailing TCP packets (the last ACK, a retransmitted
+        FIN) may still be reported with tcp(): they move the end time and the retransmission count."""
+        if self.position is not None:
+            return
+        self.position = self.builder.finish(self)
+        # drop the state (shared empties: after close nothing writes them, see tcp() and unit())
+        self.ch = self.sh = None
+        self.certs = self.server_after_fin = _NO_LIST
+        self.notes = _NO_NOTES
+        self.close_frame = self.app_by = self.last_record = _NO_DICT
 
     @property
     def _tls13(self) -> bool:
         return _is_tls13(self.version)
 
-    def _handshake(self, u: TlsUnit, side: str, mtype: int, row: list[Any]) -> None:
-        body = u.body or b""
+    def _handshake(self, frame: int, time: float, record_version: int, body: bytes, sslv2: bool, side: str,
+                   mtype: int) -> bool:
+        """Read one handshake message; True when it is a HelloRetryRequest."""
         if side == "server":
             self.server_msgs |= 1 << mtype
-        if u.sslv2:
+        if sslv2:
             if mtype == 1 and self.ch is None:
-                ch = _parse(_sslv2_ch, body, self, u.frame)
+                ch = _parse(_sslv2_ch, body, self, frame)
                 self.ch = None if ch is None else _client_fields(ch)
-                self.ch_time = u.time
+                self.ch_time = time
             elif mtype == 2 and self.sh is None:
                 self.sslv2_server = True
-                self.version = u.record_version
-                self.sh_time = u.time
-            return
+                self.version = record_version
+                self.sh_time = time
+            return False
         if mtype == 1:
-            fields = _hello_fields(body[4:], self, u.frame)
+            fields = _hello_fields(body[4:], self, frame)
             if self.ch is None and fields is not None:
-                self.ch, self.ch_time = fields, u.time
+                self.ch, self.ch_time = fields, time
         elif mtype == 2:
-            parsed = _server_hello(body[4:], self, u.frame)
+            parsed = _server_hello(body[4:], self, frame)
             if parsed is None:
-                return
+                return False
             server, version, hrr = parsed
             if self.sh_time is None:
-                self.sh_time = u.time
+                self.sh_time = time
             if hrr:
                 self.hrr = True
-                row[6] = "hello_retry_request"
-            elif self.sh is None:
+                return True
+            if self.sh is None:
                 self.sh = server
                 self.version = version
         elif mtype == 8:  # EncryptedExtensions (decrypted): the selected ALPN lives here in TLS 1.3
             self.alpn_selected = _ee_alpn(body[4:]) or self.alpn_selected
         elif mtype in (11, 25):
-            der = _certificates(body, mtype, self._tls13, self, u.frame)
+            der = _certificates(body, mtype, self._tls13, self, frame)
             if side == "server":
                 self.server_cert_visible = True
             elif self.client_cert is not True:
                 self.client_cert = bool(der)
             for pos, cert in enumerate(der):
                 # the same chain arrives in every connection to a server: keep one copy
-                self.certs.append((side, pos, u.frame, u.time, self.ders.setdefault(cert, cert)))
+                self.certs.append((side, pos, frame, time, self.ders.setdefault(cert, cert)))
         elif mtype == 13:
             self.cert_requested = True
         elif mtype == 14:
-            self.server_flight_end = u.time
+            self.server_flight_end = time
         elif mtype == 16:
             self.client_cke = True
         elif mtype == 20:
-            self._finished(side, u.time)
+            self._finished(side, time)
             if side == "server":
                 self.server_finished_visible = True
+        return False
 
     def _finished(self, side: str, time: float) -> None:
         if side == "client":
@@ -397,33 +434,32 @@ class _Conn:
         if self.fin_client is not None and self.fin_server is not None and self.completed_time is None:
             self.completed_time = max(self.fin_client, self.fin_server)
 
-    def _opaque(self, u: TlsUnit, side: str) -> None:
+    def _opaque(self, frame: int, time: float, ct: int, length: int, side: str) -> None:
         """An encrypted record without keys."""
-        ct = u.content_type
         if not self._tls13:
             if ct == 22 and self.ccs & _SIDE_BIT[side] and (self.fin_client if side == "client" else self.fin_server) is None:
-                self._finished(side, u.time)  # the first encrypted handshake record after CCS
+                self._finished(side, time)  # the first encrypted handshake record after CCS
             elif ct == 23 and self.completed_time is not None:
-                self.app_by.setdefault(side, u.time)
+                self.app_by.setdefault(side, time)
                 if self.first_app is None:
-                    self.first_app = u.time
+                    self.first_app = time
             return
         if ct != 23:
             return
         if side == "server":
-            if self.tls13_client_fin is not None and u.frame >= self.tls13_client_fin:
-                self.server_after_fin.append(u.length)
+            if self.tls13_client_fin is not None and frame >= self.tls13_client_fin:
+                self.server_after_fin.append(length)
             self.server_enc_seen = True
             return
-        if self.server_enc_seen and self.tls13_client_fin is None and not self._alert_sized(u.length):
-            self.tls13_client_fin = u.frame
-            self.fin_client = u.time
+        if self.server_enc_seen and self.tls13_client_fin is None and not self._alert_sized(length):
+            self.tls13_client_fin = frame
+            self.fin_client = time
             self.fin_server = self.server_flight_end
-            self.completed_time = u.time
-        elif self.completed_time is not None and u.frame != self.tls13_client_fin:
-            self.app_by.setdefault(side, u.time)
+            self.completed_time = time
+        elif self.completed_time is not None and frame != self.tls13_client_fin:
+            self.app_by.setdefault(side, time)
             if self.first_app is None:
-                self.first_app = u.time
+                self.first_app = time
 
     def _alert_sized(self, length: int) -> bool:
         """Shorter than the smallest Finished record this suite can carry."""
@@ -468,13 +504,14 @@ class _Conn:
                 return side
         return None
 
-    def row(self, conn_id: int) -> dict[str, Any]:
-        client = self.client or self.first_src
-        server = self.first_dst if client == self.first_src else self.first_src
+    def row(self) -> dict[str, Any]:
+        """The connection's columns (conn_id is given when the table is made)."""
+        client_side = self.client or 0
+        client, server = (self.first_src, self.first_dst) if client_side == 0 else (self.first_dst, self.first_src)
         est = self.established()
         ch, sh = self.ch, self.sh
         out: dict[str, Any] = {
-            "conn_id": conn_id, "first_frame": self.first_frame,
+            "first_frame": self.first_frame,
             "client_ip": client[0], "client_port": client[1], "server_ip": server[0], "server_port": server[1],
             "start_time": self.start_time, "end_time": self.end_time,
             "tcp_syn_time": self.syn_time, "tcp_synack_time": self.synack_time,
@@ -484,9 +521,9 @@ class _Conn:
             "first_app_data_time": self.first_app,
             "starttls": self.starttls, "hello_retry_request": self.hrr,
             "resumed": self.resumed(), "established": est, "decrypted": self.decrypted,
-            "retransmissions": self.retrans, "notes": list(self.notes),
+            "retransmissions": self.retrans, "notes": self.notes or _NO_NOTES,
             "tcp_end": self.tcp_end or "open",
-            "tcp_end_by": None if self.tcp_end_by is None else ("client" if self.tcp_end_by == client else "server"),
+            "tcp_end_by": None if self.tcp_end_by is None else ("client" if self.tcp_end_by == client_side else "server"),
             "server_certificate_visible": self.server_cert_visible,
             "encrypted_alert_from": self.encrypted_alert_from(est),
         }
@@ -613,7 +650,7 @@ def _server_raw_key(body: bytes) -> tuple[tuple[Any, ...], bytes] | None:
 
 
 _SHAPES: dict[tuple[Any, ...], dict[str, Any]] = {}  # ClientHello shape -> its columns (bounded below)
-_RAW_SHAPES: dict[tuple[Any, ...], dict[str, Any]] = {}  # raw hello key (see _raw_key) -> its columns
+_RAW_SHAPES: dict[bytes, dict[str, Any]] = {}  # raw hello key (see _raw_key) -> its columns
 
 # Extensions whose bytes change per connection and feed no shape column (SNI and the key
 # share are read per connection; the key share's groups are part of the key).
@@ -645,10 +682,15 @@ def _hello_fields(body: bytes, conn: _Conn, frame: int) -> _Hello | None:
     return _Hello(known, None if sni_data is None else _lenient_sni(sni_data), session_id)
 
 
-def _raw_key(body: bytes) -> tuple[tuple[Any, ...], bytes, bytes | None] | None:
+def _raw_key(body: bytes) -> tuple[bytes, bytes, bytes | None] | None:
     """(key, session id, first SNI extension data) of a structurally sound ClientHello body,
     None when the full parser would reject it (same checks as parse_client_hello) or its key
-    share cannot be read."""
+    share cannot be read.
+
+    The key is the body without what changes per connection: legacy_version, the suites and
+    compression methods, then the extensions as on the wire, except that per-connection ones
+    (:data:`_PER_CONNECTION_EXTS`) keep only their type (the key share: its groups). One bytes
+    object: cheaper to hash and compare than a tuple of the parts."""
     n = len(body)
     if n < 35:
         return None
@@ -657,48 +699,50 @@ def _raw_key(body: bytes) -> tuple[tuple[Any, ...], bytes, bytes | None] | None:
     if sid_len > 32 or pos + 2 > n:
         return None
     session_id = body[35:pos]
-    slen = int.from_bytes(body[pos:pos + 2], "big")
-    suites = body[pos + 2:pos + 2 + slen]
-    pos += 2 + slen
-    if slen % 2 or pos + 1 > n:
+    slen = (body[pos] << 8) | body[pos + 1]
+    cpos = pos + 2 + slen
+    if slen % 2 or cpos + 1 > n:
         return None
-    clen = body[pos]
-    compression = body[pos + 1:pos + 1 + clen]
-    pos += 1 + clen
-    if pos > n:
+    epos = cpos + 1 + body[cpos]
+    if epos > n:
         return None
-    exts: list[Any] = []
+    parts = [body[0:2], body[pos:epos]]
     sni_data: bytes | None = None
-    if pos < n:
-        if pos + 2 > n:
+    if epos < n:
+        if epos + 2 > n:
             return None
-        end = pos + 2 + int.from_bytes(body[pos:pos + 2], "big")
+        end = epos + 2 + ((body[epos] << 8) | body[epos + 1])
         if end != n:  # overruns the message, or bytes after the extensions
             return None
-        pos += 2
+        pos = mark = epos + 2
+        seen: set[int] = set()
         while pos < end:
             if pos + 4 > end:
                 return None
-            etype = int.from_bytes(body[pos:pos + 2], "big")
-            elen = int.from_bytes(body[pos + 2:pos + 4], "big")
-            data = body[pos + 4:pos + 4 + elen]
-            pos += 4 + elen
-            if pos > end:
+            etype, elen = _EXT_HEAD(body, pos)
+            nxt = pos + 4 + elen
+            if nxt > end:
                 return None
-            if etype not in _PER_CONNECTION_EXTS:
-                exts.append((etype, data))
-                continue
-            first = all(t != etype for t, _ in exts)
-            if etype == 0x0033 and first:
-                groups = _key_share_groups(data)
-                if groups is None:
-                    return None
-                exts.append((etype, groups))
-                continue
-            if etype == 0x0000 and first:
-                sni_data = data
-            exts.append((etype, None))
-    return (body[0:2], suites, compression, tuple(exts)), session_id, sni_data
+            if etype in _PER_CONNECTION_EXTS:
+                parts.append(body[mark:pos])  # the stable extensions before this one, as they are
+                first = etype not in seen
+                seen.add(etype)
+                if etype == 0x0033 and first:
+                    groups = _key_share_groups(body[pos + 4:nxt])
+                    if groups is None:
+                        return None
+                    parts.append(b"\x00\x33\xff\xfe" + b"".join(g.to_bytes(2, "big") for g in groups) + b"\xff\xfe")
+                else:
+                    if etype == 0x0000 and first:
+                        sni_data = body[pos + 4:nxt]
+                    parts.append(body[pos:pos + 2] + b"\xff\xff")
+                mark = nxt
+            pos = nxt
+        parts.append(body[mark:end])
+    return b"".join(parts), session_id, sni_data
+
+
+_EXT_HEAD = struct.Struct("!HH").unpack_from  # extension type, length
 
 
 def _key_share_groups(data: bytes) -> tuple[int, ...] | None:
@@ -716,6 +760,12 @@ def _key_share_groups(data: bytes) -> tuple[int, ...] | None:
 
 
 def _lenient_sni(data: bytes) -> str | None:
+    """The host name of a server_name extension, as parse_client_hello reads it."""
+    n = len(data)
+    if n >= 5 and ((data[0] << 8) | data[1]) == n - 2 and data[2] == 0:  # one well-formed list, host_name first
+        end = 5 + ((data[3] << 8) | data[4])
+        if end <= n:
+            return data[5:end].decode("ascii", errors="replace")
     from tlskit.tls.handshake import EXT_SERVER_NAME, _lenient, _sni
 
     return _lenient(((EXT_SERVER_NAME, data),), EXT_SERVER_NAME, _sni, None, [], "ClientHello")
@@ -894,18 +944,156 @@ def _describe(der: bytes) -> dict[str, Any]:
     return out
 
 
-def _times(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Epoch-second floats -> tz-aware UTC, rounded to the microsecond (float precision)."""
-    for c in columns:
-        if c in frame.columns:
-            s = pd.to_numeric(frame[c], errors="coerce").astype("float64")
-            s = s.where(s.abs() < 9.2e9)  # beyond datetime64[ns] (a damaged timestamp): NaT
-            frame[c] = pd.to_datetime((s * 1e6).round().astype("Int64"), unit="us", utc=True)
-    return frame
+class _Rows:
+    """Finished rows of one table, column-wise: integers, flags and times in compact typed
+    arrays (missing: -1 / NaN), everything else (strings, lists, categories) in lists. A
+    Python object per cell would dominate memory on a capture with many connections."""
+
+    def __init__(self, columns: Iterable[Column]):
+        cols = list(columns)
+        self.ints = [c.name for c in cols if c.dtype in _INT_DTYPES]
+        self.bools = [c.name for c in cols if c.dtype == "boolean"]
+        self.times = [c.name for c in cols if c.dtype == UTC_TIME]
+        self.dtypes = {c.name: c.dtype for c in cols}
+        self.int_values, self.bool_values, self.time_values = array("q"), array("b"), array("d")
+        self.objects: dict[str, list[Any]] = {
+            c.name: [] for c in cols if c.name not in self.ints + self.bools + self.times}
+        self.count = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        get = row.get
+        self.int_values.extend([-1 if (v := get(name)) is None else v for name in self.ints])
+        self.bool_values.extend([-1 if (v := get(name)) is None else v for name in self.bools])
+        self.time_values.extend([_NAN if (v := get(name)) is None else v for name in self.times])
+        for name, values in self.objects.items():
+            values.append(get(name))
+        self.count += 1
+
+    def amend(self, position: int, end_time: float, retransmission: bool) -> None:
+        """A trailing packet: a later end_time, one more retransmission (connection rows only)."""
+        i = position * len(self.times) + self.times.index("end_time")
+        if end_time > self.time_values[i]:
+            self.time_values[i] = end_time
+        if retransmission:
+            self.int_values[position * len(self.ints) + self.ints.index("retransmissions")] += 1
+
+    def ints_of(self, name: str) -> np.ndarray:
+        """One integer column in row order (-1: missing)."""
+        n = self.count
+        values = np.frombuffer(self.int_values, dtype=np.int64) if n else np.zeros(0, np.int64)
+        return values.reshape(n, len(self.ints))[:, self.ints.index(name)]
+
+    def columns(self, order: np.ndarray) -> dict[str, Any]:
+        """Every column as a typed array, rows in `order`; the stored rows are released."""
+        n = self.count
+        out: dict[str, Any] = {}
+        for names, store, kind in ((self.ints, self.int_values, np.int64), (self.bools, self.bool_values, np.int8),
+                                   (self.times, self.time_values, np.float64)):
+            table = (np.frombuffer(store, dtype=kind) if n else np.zeros(0, kind)).reshape(n, len(names))
+            for k, name in enumerate(names):
+                values = table[:, k][order]
+                if kind is np.int64:
+                    out[name] = int_array(values, self.dtypes[name])
+                elif kind is np.int8:
+                    out[name] = pd.arrays.BooleanArray(values == 1, values < 0)
+                else:
+                    out[name] = utc_array(values)
+        self.int_values, self.bool_values, self.time_values = array("q"), array("b"), array("d")
+        take = _taker(order)
+        for name in list(self.objects):
+            out[name] = typed(take(self.objects.pop(name)), self.dtypes[name])
+        return out
+
+
+_NAN = float("nan")
+_INT_DTYPES = ("UInt8", "UInt16", "UInt32", "Int64")
+
+
+class TableBuilder:
+    """The rows of one load, filled by an engine as it reads.
+
+    For each TCP connection that carries TLS the engine calls :meth:`open`, then the returned
+    connection's ``tcp()`` / ``unit()`` in capture order (sides are 0 for the sender of the
+    connection's first packet, 1 for the other), and ``close()`` once nothing more will come.
+    A closed connection becomes rows at once and its state is dropped, so memory follows the
+    connections still open, not the file. :meth:`tables` makes the three frames.
+    """
+
+    def __init__(self) -> None:
+        self.ders: dict[bytes, bytes] = {}  # one copy of each certificate
+        self.messages = _Messages()
+        self.opened = 0
+        self.rows = _Rows(c for c in CONNECTIONS.columns if c.name not in ("conn_id", "handshake_duration"))
+        self.index = array("q")  # per row: the connection's open() order
+        self.cert_rows: list[tuple[int, str, int, int, float, bytes]] = []  # (index, side, position, frame, time, der)
+
+    def open(self, frame: int, time: float, src: str, sport: int, dst: str, dport: int) -> _Conn:
+        """A connection whose first packet (``frame``) went from src:sport to dst:dport."""
+        conn = _Conn(self, self.opened, frame, time, (src, sport), (dst, dport))
+        self.opened += 1
+        return conn
+
+    def finish(self, conn: _Conn) -> int:
+        """Turn a connection into its row; returns the row's position (-1: not TLS, no row)."""
+        if not conn.tls:
+            return -1
+        self.rows.add(conn.row())
+        self.index.append(conn.index)
+        if conn.certs:
+            self.cert_rows.extend((conn.index, *cert) for cert in conn.certs)
+        return self.rows.count - 1
+
+    def late(self, position: int, time: float, retransmission: bool) -> None:
+        """A TCP packet of a connection already turned into row `position`."""
+        if position >= 0:
+            self.rows.amend(position, time, retransmission)
+
+    def tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """(messages, connections, certificates); conn_id in order of each connection's first packet."""
+        n = len(self.index)
+        first = self.rows.ints_of("first_frame")
+        index = np.frombuffer(self.index, dtype=np.int64) if n else np.zeros(0, np.int64)
+        order = np.lexsort((index, first))  # rows by first packet; ties in open() order
+        conn_ids = np.full(self.opened, -1, dtype=np.int64)
+        conn_ids[index[order]] = np.arange(n)
+        # messages first: their compact arrays are freed before the other frames are made
+        messages = check(self.messages.frame_for(conn_ids), MESSAGES)
+        self.messages.clear()
+        columns: dict[str, Any] = {"conn_id": int_array(np.arange(n), "UInt32"), **self.rows.columns(order)}
+        columns["handshake_duration"] = (pd.Series(columns["handshake_end_time"])
+                                         - pd.Series(columns["client_hello_time"])).array
+        connections = check(pd.DataFrame({name: columns[name] for name in CONNECTIONS.names}), CONNECTIONS)
+        del columns
+        rows = sorted(self.cert_rows, key=lambda r: conn_ids[r[0]])  # stable: chain order kept
+        self.cert_rows = []
+        certs: dict[str, list[Any]] = {c.name: [] for c in CERTIFICATES.columns}
+        for index_, side, pos, frame, time, der in rows:
+            row = _cert_row(int(conn_ids[index_]), side, pos, frame, time, der)
+            if not certs.keys() >= row.keys():
+                raise ValueError(f"certificates: columns not in the schema: {sorted(row.keys() - certs.keys())}")
+            for name, values in certs.items():
+                values.append(row.get(name))
+        n_certs = len(rows)
+        del rows
+        for col in ("not_before", "not_after"):
+            certs[col] = [_utc(v) for v in certs[col]]
+        xdtypes = CERTIFICATES.dtypes
+        xcols = {name: values if name in ("not_before", "not_after", "der") else typed(values, xdtypes[name])
+                 for name, values in certs.items()}
+        return messages, connections, conform(pd.DataFrame(xcols) if n_certs else pd.DataFrame(), CERTIFICATES)
+
+
+def _taker(order: np.ndarray) -> Any:
+    """A function reordering a list by `order` (in C: operator.itemgetter)."""
+    positions = order.tolist()
+    if len(positions) > 1:
+        return lambda values: list(operator.itemgetter(*positions)(values))
+    return lambda values: [values[i] for i in positions]
 
 
 def build_tables(events: Iterable[Event], *, path: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Turn an engine's events into the three tables.
+    """Turn an engine's events into the three tables (the tshark engine's way in; the native
+    engine drives a :class:`TableBuilder` directly, without event objects).
 
     Parameters
     ----------
@@ -923,72 +1111,34 @@ def build_tables(events: Iterable[Event], *, path: str | None = None) -> tuple[p
         :data:`tlskit.schema.CONNECTIONS` (one row per TCP connection that carried TLS,
         conn_id in order of first packet) and :data:`tlskit.schema.CERTIFICATES`.
     """
+    builder = TableBuilder()
     conns: dict[Any, _Conn] = {}
-    ders: dict[bytes, bytes] = {}
-    found = _Messages()
     for ev in events:
         key: Any = ev.stream if ev.stream >= 0 else tuple(sorted([(ev.src, ev.sport), (ev.dst, ev.dport)]))
         conn = conns.get(key)
         if conn is None:
-            conn = conns[key] = _Conn(ev, ders, found, len(conns))
+            conn = conns[key] = builder.open(ev.frame, ev.time, ev.src, ev.sport, ev.dst, ev.dport)
+        side = 0 if (ev.src, ev.sport) == conn.first_src else 1
         if isinstance(ev, TlsUnit):
-            conn.unit(ev)
+            if ev.starttls and not conn.starttls:
+                conn.starttls = ev.starttls
+            conn.unit(side, ev.frame, ev.time, ev.content_type, -1 if ev.record_version is None else ev.record_version,
+                      ev.length, ev.body, bool(ev.encrypted), bool(ev.decrypted), ev.sslv2, ev.notes)
         else:
-            conn.tcp(ev)
-        if ev.frame < conn.first_frame:
+            conn.tcp(side, ev.frame, ev.time, ev.flags, ev.payload_len, ev.retransmission)
+        if ev.frame < conn.first_frame:  # an engine may hold a connection's first packets back
             conn.first_frame, conn.start_time = ev.frame, min(conn.start_time, ev.time)
-    tls = sorted((c for c in conns.values() if c.tls), key=lambda c: c.first_frame)
-    conn_ids = np.full(len(conns), -1, dtype=np.int64)
-    for conn_id, c in enumerate(tls):
-        conn_ids[c.index] = conn_id
+    for conn in conns.values():
+        conn.close()
     conns.clear()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # all-NA columns while concatenating
-        # messages first: their compact arrays are freed before the connection rows are built
-        messages = conform(_times(found.frame_for(conn_ids), ["time"]), MESSAGES)
-    found.clear()  # the connections still point at it
-    # column-wise: one list per column costs far less than a dict per connection
-    columns: dict[str, list[Any]] = {c.name: [] for c in CONNECTIONS.columns}
-    certs: dict[str, list[Any]] = {c.name: [] for c in CERTIFICATES.columns}
-    for conn_id in range(len(tls)):
-        c, tls[conn_id] = tls[conn_id], None  # type: ignore[call-overload]  # free as we go
-        row = c.row(conn_id)
-        for name, values in columns.items():
-            values.append(row.get(name))
-        for cert in c.certs:
-            row = _cert_row(conn_id, *cert)
-            if not certs.keys() >= row.keys():
-                raise ValueError(f"certificates: columns not in the schema: {sorted(row.keys() - certs.keys())}")
-            for name, values in certs.items():
-                values.append(row.get(name))
-        del c
-    n_conns, n_certs = len(tls), len(certs["conn_id"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # all-NA columns while concatenating
-        # each table conformed as soon as it is built, so only one raw frame is alive at a time
-        cdf = _times(_frame(columns, n_conns), [c.name for c in CONNECTIONS.columns if c.dtype == "datetime64[ns, UTC]"])
-        del columns
-        if not cdf.empty:
-            cdf["handshake_duration"] = cdf["handshake_end_time"] - cdf["client_hello_time"]
-        connections = conform(cdf, CONNECTIONS)
-        del cdf
-        xdf = _times(_frame(certs, n_certs), ["time"])
-        del certs
-        for col in ("not_before", "not_after"):
-            if col in xdf.columns:
-                xdf[col] = pd.to_datetime(xdf[col].map(_utc), utc=True)
-    return messages, connections, conform(xdf, CERTIFICATES)
+    return builder.tables()
 
 
-def _frame(columns: dict[str, list[Any]], n: int) -> pd.DataFrame:
-    """The frame of column lists (none when there are no rows, as conform() expects)."""
-    return pd.DataFrame(columns) if n else pd.DataFrame()
-
-
-def _names(col: pd.Series, lookup: Any) -> pd.Series:
-    """IANA names for a column of codes, looked up once per distinct code."""
-    codes = {v: lookup(int(v)) for v in col.dropna().unique()}
-    return col.map(codes)
+def _names(codes: np.ndarray, lookup: Any) -> Any:
+    """IANA names (a string array) for codes (negative: missing), looked up once per distinct code."""
+    distinct, where = np.unique(codes, return_inverse=True)
+    names = pd.array([lookup(int(c)) if c >= 0 else None for c in distinct], dtype="string")
+    return names.take(where.reshape(-1))
 
 
 @functools.lru_cache(maxsize=8192)

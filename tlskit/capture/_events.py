@@ -68,6 +68,69 @@ class TlsUnit:
 Event = TcpPacket | TlsUnit
 
 
+class ConnectionSink(Protocol):
+    """Where an engine reports one connection (the table builder's connection, or a recorder).
+
+    ``side`` is 0 for the sender of the connection's first packet, 1 for the other; the
+    arguments are the fields of :class:`TcpPacket` / :class:`TlsUnit` without the addresses."""
+
+    starttls: str | None
+
+    def tcp(self, side: int, frame: int, time: float, flags: int, payload_len: int,
+            retransmission: bool = False) -> None: ...
+
+    def unit(self, side: int, frame: int, time: float, ct: int, record_version: int, length: int,
+             body: bytes | None, encrypted: bool = False, decrypted: bool = False, sslv2: bool = False,
+             notes: list[str] | None = None) -> None: ...
+
+    def close(self) -> None:
+        """Both sides ended, or nothing more will come; later calls may only be tcp() for
+        trailing packets (the last ACK, a retransmitted FIN)."""
+
+
+class Sink(Protocol):
+    """What an engine fills: :class:`tlskit.capture._builder.TableBuilder`, or
+    :class:`EventRecorder`. Calls instead of event objects: creating an object per packet
+    and per message costs more than the parsing on large captures."""
+
+    def open(self, frame: int, time: float, src: str, sport: int, dst: str, dport: int) -> ConnectionSink: ...
+
+
+class EventRecorder:
+    """A sink that keeps the calls as :class:`TcpPacket` / :class:`TlsUnit` objects (tests,
+    engine comparisons, ``NativeEngine.events()``)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self._streams = 0
+
+    def open(self, frame: int, time: float, src: str, sport: int, dst: str, dport: int) -> ConnectionSink:
+        self._streams += 1
+        return _RecordedConnection(self.events, ((src, sport), (dst, dport)), self._streams - 1)
+
+
+class _RecordedConnection:
+    def __init__(self, events: list[Event], ends: tuple[tuple[str, int], tuple[str, int]], stream: int):
+        self.events, self.ends, self.stream = events, ends, stream
+        self.starttls: str | None = None
+
+    def tcp(self, side: int, frame: int, time: float, flags: int, payload_len: int,
+            retransmission: bool = False) -> None:
+        (src, sport), (dst, dport) = self.ends if side == 0 else self.ends[::-1]
+        self.events.append(TcpPacket(frame, time, src, sport, dst, dport, flags, payload_len, retransmission,
+                                     self.stream))
+
+    def unit(self, side: int, frame: int, time: float, ct: int, record_version: int, length: int,
+             body: bytes | None, encrypted: bool = False, decrypted: bool = False, sslv2: bool = False,
+             notes: list[str] | None = None) -> None:
+        (src, sport), (dst, dport) = self.ends if side == 0 else self.ends[::-1]
+        self.events.append(TlsUnit(frame, time, src, sport, dst, dport, ct, record_version, length, body, encrypted,
+                                   decrypted, sslv2, self.starttls, list(notes or ()), self.stream))
+
+    def close(self) -> None:
+        pass
+
+
 class Engine(Protocol):
     """An engine yields events in capture order within each connection.
 

@@ -44,11 +44,13 @@ import subprocess
 import tempfile
 import threading
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from tlskit.capture._events import FIN, RST, SYN, Event, TcpPacket, TlsUnit
+from tlskit.capture._native._packet import DTLS_SKIPPED, QUIC_SKIPPED
 from tlskit.errors import (
     CaptureError,
     CaptureWarning,
@@ -236,6 +238,11 @@ def check_capture_file(path: str | Path) -> Path:
         raise CaptureError("no such file", path=p, fix="check the path (relative paths start at the notebook's folder)")
     if p.is_dir():
         raise CaptureError("is a directory, not a capture file", path=p, fix=CAPTURE_FIX)
+    if not p.is_file():  # a pipe or <(...) cannot be read again: tshark reads a capture once per pass
+        raise CaptureError(
+            "is a pipe or device, not a file; tshark reads a capture several times", path=p,
+            fix="save it to a file first (e.g. `cat > capture.pcap`) and pass that, or use engine='native' (--engine native)",
+        )
     try:
         with p.open("rb") as fh:
             head = fh.read(4)
@@ -297,6 +304,8 @@ class TsharkEngine:
         self.decode_ports: list[int] = []  # server ports given `-d tcp.port==N,tls` (after events())
         self.starttls: dict[int, str] = {}  # tcp.stream -> plaintext protocol seen before TLS
         self.notes: list[str] = []  # file-level remarks, read by load() after events()
+        # DTLS / QUIC datagrams seen (not analysed), under the native engine's keys; read by load()
+        self.skipped: Counter[str] = Counter()
 
     # -- passes
 
@@ -313,9 +322,9 @@ class TsharkEngine:
         """Streams carrying TLS; fills self.decode_ports with ports tshark did not dissect."""
         argv = [
             *self._base(),
-            "-Y", f"tls or ({_HELLO_FILTER}) or {' or '.join(_STARTTLS)}",
+            "-Y", f"tls or ({_HELLO_FILTER}) or {' or '.join(_STARTTLS)} or dtls or quic.header_form == 1",
             "-T", "fields", "-E", "occurrence=f",
-            "-e", "tcp.stream", "-e", "tcp.dstport", "-e", "frame.protocols",
+            "-e", "tcp.stream", "-e", "tcp.dstport", "-e", "frame.protocols", "-e", "quic.header_form",
         ]
         streams: set[int] = set()
         ports: set[int] = set()
@@ -323,6 +332,13 @@ class TsharkEngine:
         try:
             for raw in proc.stdout:
                 parts = raw.decode("ascii", "replace").rstrip("\n").split("\t")
+                if len(parts) >= 4 and not parts[0]:  # UDP: counted, as the native engine does
+                    udp_chain = parts[2].split(":")
+                    if "dtls" in udp_chain:
+                        self.skipped[DTLS_SKIPPED] += 1
+                    elif "quic" in udp_chain and parts[3] == "1":  # long header (handshake packets)
+                        self.skipped[QUIC_SKIPPED] += 1
+                    continue
                 if len(parts) < 3 or not parts[0]:
                     continue
                 stream, chain = int(parts[0]), parts[2].split(":")

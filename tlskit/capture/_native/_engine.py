@@ -1,4 +1,4 @@
-"""The native engine: capture file -> TcpPacket / TlsUnit events, without tshark.
+"""The native engine: capture file -> table builder calls (see _events.Sink), without tshark.
 
 Per TCP connection (keyed on the 4-tuple; a new SYN after FIN/RST, or with a new initial
 sequence number, starts a new connection) each direction is reassembled by sequence number:
@@ -9,9 +9,13 @@ record header (type 20-24, version 3.0-3.4) or an SSLv2 ClientHello. Plaintext f
 (STARTTLS and friends, an HTTP CONNECT, a SOCKS greeting) is skipped until a ClientHello
 record appears, and the upgrade command, when recognised, names the protocol.
 
-State is freed when a connection closes or goes idle, so memory follows the number of open
-connections, not the file size. Packets of connections that never carry TLS create no
-events.
+State is freed when a connection closes or goes idle (the builder turns it into rows then),
+so memory follows the number of open connections, not the file size. Packets of connections
+that never carry TLS reach the builder not at all.
+
+Speed: the loop in :meth:`NativeEngine._run` handles the packets that need no parsing (bare
+ACKs, the middle of bulk records) inline, and the builder is called directly rather than
+through event objects: on a capture of short handshakes those costs dominate.
 """
 
 from __future__ import annotations
@@ -19,12 +23,12 @@ from __future__ import annotations
 import re
 import socket
 import struct
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tlskit.capture._events import ACK, FIN, RST, SYN, Event, TcpPacket, TlsUnit
+from tlskit.capture._events import ACK, FIN, RST, SYN, ConnectionSink, Event, EventRecorder, Sink
 from tlskit.capture._native._packet import tcp_segment
 from tlskit.capture._native._reader import PacketReader, open_capture
 
@@ -36,7 +40,8 @@ PLAIN_BUDGET = 1 << 16  # plaintext scanned per direction for a TLS start before
 PENDING_CAP = 64  # TcpPacket events held for a connection not yet known to carry TLS
 OPAQUE_KEPT = 16  # opaque application-data units emitted per direction before bulk mode
 IDLE_TIMEOUT = 600.0  # seconds without a packet after which an open connection's state is freed
-CLOSED_TIMEOUT = 30.0  # how long a closed connection's entry waits for trailing packets
+CLOSED_TIMEOUT = 30.0  # how long a closed connection's entry waits for trailing packets (capture time) ...
+CLOSED_KEPT = 4096  # ... or until this many connections closed after it (memory stays flat on busy links)
 SWEEP_EVERY = 1 << 15  # packets between idle sweeps
 
 # Client commands that upgrade a plaintext protocol to TLS, and the protocol they name.
@@ -52,11 +57,16 @@ STARTTLS = [
 
 # per-direction parsing modes
 DETECT, PLAIN, TLS, SSL2, DEAD = 0, 1, 2, 3, 4
+# what a closed direction's buffers become (shared: a DEAD direction never parses; a late
+# out-of-order segment gets its own dict)
+_FREED = bytearray()
+_NO_SEGMENTS: dict[int, bytes] = {}
 
-_HDR = struct.Struct("!HHIIBB")  # sport, dport, seq, ack, data offset, flags
+_TCP = struct.Struct("!4xI4xBB")  # seq, data offset, flags (the ports are read as bytes, for the flow key)
 # Ethernet type, IPv4 version/IHL, total length, flags/fragment offset, protocol, addresses, then
-# the TCP header as in _HDR: one unpack for the usual frame
-_ETH_IPV4_TCP = struct.Struct("!12xHBxH2xHxB2x4s4sHHIIBB")
+# the TCP header as in _TCP: one unpack for the usual frame
+_PCAP_LE, _PCAP_BE = struct.Struct("<III"), struct.Struct(">III")  # pcap record: seconds, fraction, length
+_ETH_IPV4_TCP = struct.Struct("!12xHBxH2xHxB2x12sI4xBB")  # ... addresses and ports as one key, seq, offset, flags
 
 
 def _is_tls13(version: int | None) -> bool:
@@ -116,8 +126,8 @@ class Half:
         self.plain = 0  # plaintext bytes scanned
         self.opaque = 0  # opaque application-data units emitted
         self.skip = 0  # bytes of a bulk record still to pass over
-        self.skip_unit: TlsUnit | None = None  # the bulk record being passed over
-        self.last_opaque: TlsUnit | None = None  # last bulk record not emitted
+        self.skip_unit: Unit | None = None  # the bulk record being passed over
+        self.last_opaque: Unit | None = None  # last bulk record not emitted
 
 
 class Conn:
@@ -129,7 +139,9 @@ class Conn:
         "client_random",
         "closed",
         "dead",
+        "ended",
         "fin",
+        "first",
         "halves",
         "isn",
         "keys",
@@ -140,27 +152,32 @@ class Conn:
         "notes",
         "pending",
         "retrans",
+        "routes",
+        "sink",
         "starttls",
-        "stream",
         "tls",
         "tls13",
         "version_known",
     )
 
-    def __init__(self, stream: int, addr: tuple[str, int, str, int], mid: bool):
-        self.stream = stream
+    def __init__(self, routes: tuple[bytes, bytes], addr: tuple[str, int, str, int], mid: bool, frame: int,
+                 ts: float):
+        self.routes = routes  # its two keys in the engine's table (side 0's, side 1's)
         self.addr = addr  # (side-0 ip, port, side-1 ip, port)
+        self.first = (frame, ts)
         self.client: int | None = None  # which side is the TLS client, once known
         self.halves = (Half(), Half())
-        self.tls = False  # some direction carried TLS: events are emitted
-        self.dead = False  # decided it carries no TLS: packets are ignored
-        self.pending: list[Event] = []
+        self.tls = False  # some direction carried TLS: the builder hears about it
+        self.sink: ConnectionSink | None = None  # the builder's connection, once TLS was seen
+        self.dead = False  # decided it carries no TLS, or finished: packets are ignored
+        self.pending: list[tuple[int, int, float, int, int, bool]] = []  # TCP packets held until TLS is seen
         self.closed = False  # RST seen, or FIN both ways
         self.fin = [False, False]
+        self.ended = [False, False]  # each side sent FIN or RST
         self.isn: list[int | None] = [None, None]
         self.last: tuple[int, float, int, int, int] | None = None  # frame, time, side, flags, len
         self.last_emitted = True
-        self.last_time = 0.0
+        self.last_time = ts
         self.notes: list[str] = []
         self.starttls: str | None = None
         self.tls13 = False
@@ -171,8 +188,13 @@ class Conn:
         self.mid = mid  # capture started mid-connection (no SYN seen)
 
 
+# A TLS unit on its way to the builder: side, frame, time, content type, record version, length,
+# body, encrypted, decrypted, sslv2, notes (a list: a bulk record's frame and time are set late).
+Unit = list[Any]
+
+
 class NativeEngine:
-    """Read a capture with tlskit's own parser and yield :mod:`tlskit.capture._events`.
+    """Read a capture with tlskit's own parser and fill a table builder.
 
     Parameters
     ----------
@@ -194,150 +216,303 @@ class NativeEngine:
         self.notes: list[str] = []  # file-level remarks (skipped fragments, truncation)
         self.skipped: Counter[str] = Counter()
         self.packets = 0
-        self._streams = 0
         self._decryptor: Any = None
+        self._sink: Sink | None = None
+        self._conns: dict[bytes, tuple[Conn, int]] = {}
+        self._closing: deque[Conn] = deque()  # closed or hopeless connections, waiting for trailing packets
+        self._idle_checked = float("-inf")  # capture time of the last scan for idle connections
+        self._addresses: dict[bytes, str] = {}
 
     # -- driver ---------------------------------------------------------------------------
+    def tables(self) -> tuple[Any, Any, Any]:
+        """(messages, connections, certificates): the capture read into the builder's frames."""
+        from tlskit.capture._builder import TableBuilder
+
+        builder = TableBuilder()
+        self.run(builder)
+        return builder.tables()
+
     def events(self) -> Iterator[Event]:
+        """The same reading as TcpPacket / TlsUnit objects (tests and engine comparisons)."""
+        recorder = EventRecorder()
+        self.run(recorder)
+        yield from recorder.events
+
+    def run(self, sink: Sink) -> None:
+        """Read the whole capture, reporting each TLS connection to ``sink``."""
         reader = open_capture(self.path)
+        self._sink = sink
         try:
             self._decryptor = _make_decryptor(self.keylog, reader)
-            yield from self._run(reader)
+            self._run(reader)
+            for conn, _side in list(self._conns.values()):
+                self._finish(conn)
+            self._conns.clear()
+            self._closing.clear()
         finally:
             reader.close()
         self.notes.extend(reader.notes)
         for reason, n in sorted(self.skipped.items()):
             self.notes.append(f"{n} packet(s) skipped: {reason} (not reassembled)")
 
-    def _run(self, reader: PacketReader) -> Iterator[Event]:
-        conns: dict[tuple[bytes, int, bytes, int], tuple[Conn, int]] = {}
-        skipped = self.skipped
-        unpack = _HDR.unpack_from
-        eth_ipv4_tcp = _ETH_IPV4_TCP.unpack_from
-        out: list[Event] = []
+    def _run(self, reader: PacketReader) -> None:
         size = self.path.stat().st_size
-        packets = 0
-        for frame, ts, linktype, data in reader:
-            packets += 1
-            if not packets % SWEEP_EVERY:
-                out.extend(self._sweep(conns, ts))
-                if self.progress is not None:
-                    self.progress(reader.bytes_read(), size)
-            fast = None
-            if linktype == 1 and len(data) >= 54:
-                fast = eth_ipv4_tcp(data, 0)
-                # Ethernet + IPv4 (no options, not a fragment) + TCP: the common case, inline
-                if fast[0] != 0x0800 or fast[1] != 0x45 or fast[4] != 6 or fast[3] & 0x3FFF:
-                    fast = None
-            if fast is not None:
-                _et, _vhl, total, _frag, _proto, src, dst, sport, dport, seq, _ack, doff, flags = fast
-                buf, t = data, 34
-                end = min(len(data), 14 + total) if total else len(data)
-            else:
-                seg = tcp_segment(linktype, data, skipped)
-                if seg is None:
-                    continue
-                src, dst, buf, t, end = seg
-                if t + 14 > end:
-                    continue
-                sport, dport, seq, _ack, doff, flags = unpack(buf, t)
-            doff = (doff >> 4) * 4
-            if doff < 20:
-                continue
-            key = (src, sport, dst, dport)
-            entry = conns.get(key)
-            payload_len = end - t - doff if end > t + doff else 0
-            if entry is not None:
-                conn, side = entry
-                if flags & SYN and not flags & ACK and (conn.closed or (conn.isn[side] is not None and conn.isn[side] != seq)):
-                    out.extend(self._finish(conn))
-                    entry = None
-            if entry is None:
-                if flags & RST and not payload_len:
-                    continue  # a stray reset opens nothing
-                conn = self._open(src, sport, dst, dport, not flags & SYN)
-                conns[key] = (conn, 0)
-                conns[(dst, dport, src, sport)] = (conn, 1)
-                side = 0
+        if reader.format == "pcap":
+            self._run_pcap(reader, size)
+        else:
+            packets = 0
+            for frame, ts, linktype, data in reader:
+                packets += 1
+                if not packets % SWEEP_EVERY:
+                    self._sweep(ts)
+                    if self.progress is not None:
+                        self.progress(reader.bytes_read(), size)
+                self._frame(frame, ts, linktype, data)
+            self.packets = packets
+        if self.progress is not None:
+            self.progress(size, size)
+
+    def _run_pcap(self, reader: PacketReader, size: int) -> None:
+        """Classic pcap, decoded in place in the reader's blocks. The usual packet (Ethernet,
+        IPv4 without options, TCP) of a known connection that is a bare ACK or the middle of a
+        bulk record is handled inline, as in :meth:`_frame`: on large captures a function call
+        per packet costs as much as the work."""
+        conns = self._conns
+        eth_ipv4_tcp = _ETH_IPV4_TCP.unpack_from
+        frame = 0
+        next_sweep = SWEEP_EVERY
+        for buf, pos, stop in reader.pcap_blocks():
+            order, ticks, linktype = reader.pcap_header
+            record = (_PCAP_LE if order == "<" else _PCAP_BE).unpack_from
+            ethernet = linktype == 1
+            while pos < stop:
+                sec, frac, incl = record(buf, pos)
+                p = pos + 16
+                pos = p + incl
+                frame += 1
+                ts = sec + frac / ticks
+                if frame >= next_sweep:
+                    next_sweep += SWEEP_EVERY
+                    self._sweep(ts)
+                    if self.progress is not None:
+                        self.progress(reader.bytes_read(), size)
+                if ethernet and incl >= 54:
+                    etype, vhl, total, fragment, proto, route, seq, doff, flags = eth_ipv4_tcp(buf, p)
+                    if etype == 0x0800 and vhl == 0x45 and proto == 6 and not fragment & 0x3FFF:
+                        t = p + 34
+                        start = t + (doff >> 4) * 4
+                        end = p + 14 + total if total and total + 14 < incl else pos  # IP length, unless offloaded
+                        entry = conns.get(route)
+                        if entry is not None and not flags & 0x07 and start >= t + 20:
+                            conn, side = entry
+                            conn.last_time = ts
+                            if conn.dead:
+                                continue
+                            if start >= end:  # a bare ACK (see _frame)
+                                conn.last = (frame, ts, side, flags, 0)
+                                conn.last_emitted = False
+                                half = conn.halves[side]
+                                if half.max_end is None or (seq - half.max_end) & 0xFFFFFFFF < 0x80000000:
+                                    half.max_end = seq
+                                continue
+                            if conn.tls:
+                                half = conn.halves[side]
+                                n = end - start
+                                if half.skip > n and half.next_seq == seq and not half.ooo:  # bulk (see _frame)
+                                    half.skip -= n
+                                    half.next_seq = (seq + n) & 0xFFFFFFFF
+                                    conn.last = (frame, ts, side, flags, n)
+                                    conn.last_emitted = False
+                                    continue
+                        if start >= t + 20:
+                            self._segment_in(entry, route, frame, ts, seq, flags, buf, t, start, end)
+                        continue
+                self._frame(frame, ts, linktype, buf[p:pos])
+        self.packets = frame
+
+    def _frame(self, frame: int, ts: float, linktype: int, data: bytes) -> None:
+        """One captured frame: decode down to TCP and hand the segment on."""
+        fast = _ETH_IPV4_TCP.unpack_from(data) if linktype == 1 and len(data) >= 54 else None
+        if fast is not None and fast[0] == 0x0800 and fast[1] == 0x45 and fast[4] == 6 and not fast[3] & 0x3FFF:
+            _etype, _vhl, total, _fragment, _proto, route, seq, doff, flags = fast  # the usual frame, as in _run_pcap
+            t = 34
+            end = 14 + total if total and total + 14 < len(data) else len(data)
+        else:
+            seg = tcp_segment(linktype, data, self.skipped)
+            if seg is None:
+                return
+            src, dst, data, t, end = seg
+            if t + 14 > end:
+                return
+            seq, doff, flags = _TCP.unpack_from(data, t)
+            route = src + dst + data[t:t + 4]
+        start = t + (doff >> 4) * 4
+        if start < t + 20:
+            return
+        entry = self._conns.get(route)
+        if entry is not None and not flags & 0x07:  # no SYN/FIN/RST: the usual packet of a known connection
+            conn, side = entry
             conn.last_time = ts
             if conn.dead:
-                continue
-            if not payload_len and not flags & (SYN | FIN | RST) and conn.last is not None:
-                conn.last = (frame, ts, side, flags, 0)  # a bare ACK: only the end time can change
+                return
+            if start >= end:
+                # a bare ACK: only the end time can change
+                conn.last = (frame, ts, side, flags, 0)
                 conn.last_emitted = False
                 half = conn.halves[side]
                 if half.max_end is None or (seq - half.max_end) & 0xFFFFFFFF < 0x80000000:
                     half.max_end = seq  # its sequence number shows what the sender had sent
-                continue
-            if payload_len and conn.tls and not flags & (SYN | FIN | RST):
+                return
+            if conn.tls:
                 half = conn.halves[side]
-                if half.skip > payload_len and half.next_seq == seq and not half.ooo:
+                n = end - start
+                if half.skip > n and half.next_seq == seq and not half.ooo:
                     # inside a bulk record, in order: count the bytes, touch nothing else
-                    half.skip -= payload_len
-                    half.next_seq = (seq + payload_len) & 0xFFFFFFFF
-                    conn.last = (frame, ts, side, flags, payload_len)
+                    half.skip -= n
+                    half.next_seq = (seq + n) & 0xFFFFFFFF
+                    conn.last = (frame, ts, side, flags, n)
                     conn.last_emitted = False
-                    continue
-            self._packet(conn, side, frame, ts, flags, seq, buf[t + doff:end] if payload_len else b"", out)
-            if out:
-                yield from out
-                out.clear()
-        self.packets = packets
-        if self.progress is not None:
-            self.progress(size, size)
-        done: set[int] = set()
-        for conn, _side in conns.values():
-            if id(conn) not in done:
-                done.add(id(conn))
-                yield from self._finish(conn)
+                    return
+        self._segment_in(entry, route, frame, ts, seq, flags, data, t, start, end)
 
-    def _open(self, src: bytes, sport: int, dst: bytes, dport: int, mid: bool) -> Conn:
-        fam = socket.AF_INET if len(src) == 4 else socket.AF_INET6
-        addr = (socket.inet_ntop(fam, src), sport, socket.inet_ntop(fam, dst), dport)
-        conn = Conn(self._streams, addr, mid)
-        self._streams += 1
+    def _segment_in(self, entry: tuple[Conn, int] | None, route: bytes, frame: int, ts: float, seq: int,
+                    flags: int, data: bytes, t: int, start: int, end: int) -> None:
+        """One TCP segment (headers at data[t:start], payload data[start:end]) of the flow `route`."""
+        payload_len = end - start if end > start else 0
+        if entry is not None:
+            conn, side = entry
+            if flags & SYN and not flags & ACK and (conn.closed or (conn.isn[side] is not None and conn.isn[side] != seq)):
+                self._finish(conn)  # the 4-tuple is reused: a new connection
+                entry = None
+        if entry is None:
+            if flags & RST and not payload_len:
+                return  # a stray reset opens nothing
+            conn = self._open(route, frame, ts, not flags & SYN)
+            side = 0
+        conn.last_time = ts
+        if conn.dead:
+            return
+        if not payload_len and not flags & (SYN | FIN | RST) and conn.last is not None:
+            conn.last = (frame, ts, side, flags, 0)
+            conn.last_emitted = False
+            half = conn.halves[side]
+            if half.max_end is None or (seq - half.max_end) & 0xFFFFFFFF < 0x80000000:
+                half.max_end = seq
+            return
+        self._packet(conn, side, frame, ts, flags, seq, data[start:end] if payload_len else b"")
+
+    def _open(self, route: bytes, frame: int, ts: float, mid: bool) -> Conn:
+        """A new connection for the flow `route` (src + dst address + the TCP ports, as on the wire)."""
+        half = (len(route) - 4) // 2
+        src, dst = route[:half], route[half:-4]
+        sport, dport = (route[-4] << 8) | route[-3], (route[-2] << 8) | route[-1]
+        fam = socket.AF_INET if half == 4 else socket.AF_INET6
+        back = dst + src + route[-2:] + route[-4:-2]
+        conn = Conn((route, back), (self._address(fam, src), sport, self._address(fam, dst), dport), mid, frame, ts)
+        self._conns[route] = (conn, 0)
+        self._conns[back] = (conn, 1)
         return conn
 
-    def _sweep(self, conns: dict[tuple[bytes, int, bytes, int], tuple[Conn, int]], now: float) -> list[Event]:
-        """Free connections that closed or went idle long ago."""
-        out: list[Event] = []
-        stale = [k for k, (c, _s) in conns.items()
-                 if now - c.last_time > (CLOSED_TIMEOUT if c.closed or c.dead else IDLE_TIMEOUT)]
-        for k in stale:
-            conn, side = conns.pop(k)
-            if side == 0:
-                out.extend(self._finish(conn))
-        return out
+    def _address(self, family: int, packed: bytes) -> str:
+        """An address as text, one string per address (a busy server appears on every row)."""
+        text = self._addresses.get(packed)
+        if text is None:
+            if len(self._addresses) >= 1 << 16:
+                self._addresses.clear()
+            text = self._addresses[packed] = socket.inet_ntop(family, packed)
+        return text
 
-    def _finish(self, conn: Conn) -> list[Event]:
-        """Flush a connection's remaining events and free its buffers."""
-        out: list[Event] = []
+    def _forget(self, conn: Conn) -> None:
+        """Drop the connection's table entries (unless a newer connection took the 4-tuple)."""
+        for route in conn.routes:
+            entry = self._conns.get(route)
+            if entry is not None and entry[0] is conn:
+                del self._conns[route]
+
+    def _sweep(self, now: float) -> None:
+        """Finish connections that closed (or turned out not to be TLS) long enough ago that no
+        trailing packet is expected; every so often, also those idle for IDLE_TIMEOUT."""
+        closing = self._closing
+        for _ in range(len(closing)):
+            conn = closing[0]
+            if now - conn.last_time <= CLOSED_TIMEOUT:
+                if not conn.closed:  # a live connection that is not TLS: check it again later
+                    closing.rotate(-1)
+                    continue
+                break  # the rest closed later
+            closing.popleft()
+            self._finish(conn)
+            self._forget(conn)
+        if now - self._idle_checked > IDLE_TIMEOUT / 4:
+            self._idle_checked = now
+            for conn, side in list(self._conns.values()):
+                if side == 0 and now - conn.last_time > IDLE_TIMEOUT:
+                    self._finish(conn)
+                    self._forget(conn)
+
+    def _expire(self, closing: deque[Conn]) -> None:
+        """Too many closed connections wait for trailing packets: finish the one that closed first
+        (a trailing packet comes within a round trip; a later one opens nothing that carries TLS)."""
+        for _ in range(2):
+            conn = closing.popleft()
+            if conn.closed:
+                self._finish(conn)
+                self._forget(conn)
+                return
+            closing.append(conn)  # not TLS and still sending: the idle sweep frees it
+
+    def _finish(self, conn: Conn) -> None:
+        """Flush a connection's remaining units, close it in the builder and free its buffers."""
         if conn.tls and not conn.dead:
+            units: list[Unit] = []
             for side in (0, 1):
                 half = conn.halves[side]
                 if half.ooo:  # bytes that never arrived: parse what came after them
-                    self._resolve_gap(conn, side, half, out)
+                    self._resolve_gap(conn, side, half, units)
                 if half.last_opaque is not None:
-                    out.append(half.last_opaque)
+                    units.append(half.last_opaque)
                     half.last_opaque = None
+            self._emit(conn, units)
             if not conn.last_emitted and conn.last is not None:
                 frame, ts, side, flags, plen = conn.last
-                out.append(self._tcp(conn, side, frame, ts, flags, plen, False))
+                self._tcp(conn, side, frame, ts, flags, plen, False)
                 conn.last_emitted = True
+        if conn.sink is not None:
+            conn.sink.close()
+            conn.sink = None
         conn.dead = True
         conn.pending = []
         conn.halves = (Half(), Half())
-        return out
 
-    # -- TCP ------------------------------------------------------------------------------
-    def _tcp(self, conn: Conn, side: int, frame: int, ts: float, flags: int, plen: int, retrans: bool) -> TcpPacket:
-        a = conn.addr
-        if side == 0:
-            return TcpPacket(frame, ts, a[0], a[1], a[2], a[3], flags, plen, retrans, conn.stream)
-        return TcpPacket(frame, ts, a[2], a[3], a[0], a[1], flags, plen, retrans, conn.stream)
+    # -- to the builder -------------------------------------------------------------------
+    def _tcp(self, conn: Conn, side: int, frame: int, ts: float, flags: int, plen: int, retrans: bool) -> None:
+        if conn.sink is not None:
+            conn.sink.tcp(side, frame, ts, flags, plen, retrans)
+        elif len(conn.pending) < PENDING_CAP:
+            conn.pending.append((side, frame, ts, flags, plen, retrans))
 
-    def _packet(self, conn: Conn, side: int, frame: int, ts: float, flags: int, seq: int,
-                payload: bytes, out: list[Event]) -> None:
+    def _emit(self, conn: Conn, units: list[Unit]) -> None:
+        """Hand units to the builder; the first ones make the connection known to it."""
+        if not units:
+            return
+        sink = conn.sink
+        if sink is None:
+            if self._sink is None:
+                return
+            conn.tls = True
+            frame, ts = conn.first
+            a = conn.addr
+            sink = conn.sink = self._sink.open(frame, ts, a[0], a[1], a[2], a[3])
+            for packet in conn.pending:  # what was held until the first TLS bytes
+                sink.tcp(*packet)
+            conn.pending = []
+        if conn.starttls is not None and sink.starttls is None:
+            sink.starttls = conn.starttls
+        unit = sink.unit
+        for u in units:
+            unit(*u)
+
+    def _packet(self, conn: Conn, side: int, frame: int, ts: float, flags: int, seq: int, payload: bytes) -> None:
         half = conn.halves[side]
         retrans = False
         if flags & SYN:
@@ -348,7 +523,7 @@ class NativeEngine:
             conn.isn[side] = seq
             if conn.client is None:
                 conn.client = side if not flags & ACK else 1 - side
-        units: list[TlsUnit] = []
+        units: list[Unit] = []
         if flags & FIN and not payload and half.max_end is not None and 0 < (half.max_end - seq) & 0xFFFFFFFF < 0x80000000:
             retrans = True  # a FIN behind what this side already sent: seen before, or implied by a later ACK
         # (segments with data: the reassembly decides, so reordered segments are not retransmissions)
@@ -358,43 +533,49 @@ class NativeEngine:
         if payload:  # data on a SYN (TCP Fast Open) starts after the SYN's sequence number
             start = (seq + 1) & 0xFFFFFFFF if flags & SYN else seq
             retrans = self._segment(conn, side, half, frame, ts, start, payload, units) or retrans
+        was_closed = conn.closed
         if flags & RST:
             conn.closed = True
+            conn.ended = [True, True]  # a reset ends the connection for both sides
         elif flags & FIN:
-            conn.fin[side] = True
+            conn.fin[side] = conn.ended[side] = True
             conn.closed = conn.fin[0] and conn.fin[1]
+        if conn.closed and not was_closed:
+            self._closing.append(conn)  # finished once trailing packets had their chance
+            if len(self._closing) > CLOSED_KEPT:
+                self._expire(self._closing)
         if retrans:
             conn.retrans += 1
         interesting = conn.last is None or retrans or flags & (SYN | FIN | RST)
         conn.last = (frame, ts, side, flags, len(payload))
-        events: list[Event] = out if conn.tls else conn.pending
         if interesting:
-            if conn.tls or len(conn.pending) < PENDING_CAP:
-                events.append(self._tcp(conn, side, frame, ts, flags, len(payload), retrans))
+            self._tcp(conn, side, frame, ts, flags, len(payload), retrans)
             conn.last_emitted = True
         else:
             conn.last_emitted = False
         if units:
-            if not conn.tls:  # the first TLS bytes: release what was held
-                conn.tls = True
-                out.extend(conn.pending)
-                conn.pending = []
-            out.extend(units)
+            self._emit(conn, units)
         if conn.closed and conn.tls and (flags & RST or conn.fin[1 - side]):
             # both directions are done: flush parsers so the last records are emitted now
+            units = []
             for s in (0, 1):
                 h = conn.halves[s]
                 if h.ooo:
-                    self._resolve_gap(conn, s, h, out, frame, ts)
+                    self._resolve_gap(conn, s, h, units, frame, ts)
                 if h.last_opaque is not None:
-                    out.append(h.last_opaque)
+                    units.append(h.last_opaque)
                     h.last_opaque = None
                 # nothing legitimate follows: free the buffers now, keep the entry for trailing ACKs
-                h.rec, h.hs, h.ooo, h.mode = bytearray(), bytearray(), {}, DEAD
+                h.rec, h.hs, h.ooo, h.mode = _FREED, _FREED, _NO_SEGMENTS, DEAD
+            self._emit(conn, units)
+            if conn.ended[0] and conn.ended[1] and conn.sink is not None:
+                conn.sink.close()  # the row is complete but for trailing packets; its state goes now
         elif not conn.tls and self._hopeless(conn):
             conn.dead = True
             conn.pending = []
             conn.halves = (Half(), Half())
+            if not conn.closed:
+                self._closing.append(conn)
 
     @staticmethod
     def _hopeless(conn: Conn) -> bool:
@@ -403,7 +584,7 @@ class NativeEngine:
         return DEAD in (a.mode, b.mode)
 
     def _segment(self, conn: Conn, side: int, half: Half, frame: int, ts: float, seq: int,
-                 data: bytes, units: list[TlsUnit]) -> bool:
+                 data: bytes, units: list[Unit]) -> bool:
         """Reassemble one segment's payload; returns True if it was (partly) a retransmission."""
         if half.next_seq is None:
             half.next_seq = seq
@@ -424,6 +605,8 @@ class NativeEngine:
         if rel > 0:
             if seq in half.ooo and len(half.ooo[seq]) >= len(data):
                 return True
+            if half.ooo is _NO_SEGMENTS:  # a closed direction's late segment
+                half.ooo = {}
             half.ooo[seq] = data
             if len(half.ooo) > OOO_SEGMENTS:
                 self._resolve_gap(conn, side, half, units, frame, ts)
@@ -433,7 +616,7 @@ class NativeEngine:
             self._drain(conn, side, half, frame, ts, units)
         return retrans
 
-    def _drain(self, conn: Conn, side: int, half: Half, frame: int, ts: float, units: list[TlsUnit]) -> None:
+    def _drain(self, conn: Conn, side: int, half: Half, frame: int, ts: float, units: list[Unit]) -> None:
         """Feed buffered out-of-order segments that now continue the stream."""
         progress = True
         while progress and half.ooo and half.next_seq is not None:
@@ -446,7 +629,7 @@ class NativeEngine:
                         self._feed(conn, side, half, frame, ts, data[-rel:] if rel else data, units)
                     progress = True
 
-    def _resolve_gap(self, conn: Conn, side: int, half: Half, units: list[Any],
+    def _resolve_gap(self, conn: Conn, side: int, half: Half, units: list[Unit],
                      frame: int | None = None, ts: float | None = None) -> None:
         """The capture lost bytes: skip to the earliest buffered segment and resynchronise."""
         if not half.ooo or half.next_seq is None:
@@ -469,7 +652,7 @@ class NativeEngine:
 
     # -- TLS ------------------------------------------------------------------------------
     def _feed(self, conn: Conn, side: int, half: Half, frame: int, ts: float, data: bytes,
-              units: list[TlsUnit]) -> None:
+              units: list[Unit]) -> None:
         half.next_seq = ((half.next_seq or 0) + len(data)) & 0xFFFFFFFF
         half.fed = True
         if half.mode == DEAD:
@@ -480,7 +663,7 @@ class NativeEngine:
             data = data[n:]
             if not half.skip and half.skip_unit is not None:
                 u = half.skip_unit
-                u.frame, u.time = frame, ts
+                u[1], u[2] = frame, ts
                 self._opaque(half, u, units)
                 half.skip_unit = None
             if not data:
@@ -565,29 +748,25 @@ class NativeEngine:
         if half.plain > PLAIN_BUDGET and conn.starttls is None:
             half.mode = DEAD
 
-    def _unit(self, conn: Conn, side: int, frame: int, ts: float, ct: int, version: int, length: int,
-              body: bytes | None, encrypted: bool = False, decrypted: bool = False, sslv2: bool = False) -> TlsUnit:
-        a = conn.addr
-        if side == 0:
-            u = TlsUnit(frame, ts, a[0], a[1], a[2], a[3], ct, version, length, body, encrypted, decrypted, sslv2,
-                        conn.starttls, [], conn.stream)
-        else:
-            u = TlsUnit(frame, ts, a[2], a[3], a[0], a[1], ct, version, length, body, encrypted, decrypted, sslv2,
-                        conn.starttls, [], conn.stream)
-        if conn.notes:
-            u.notes, conn.notes = conn.notes, []
-        return u
+    @staticmethod
+    def _unit(conn: Conn, side: int, frame: int, ts: float, ct: int, version: int, length: int,
+              body: bytes | None, encrypted: bool = False, decrypted: bool = False, sslv2: bool = False) -> Unit:
+        notes = None
+        if conn.notes:  # remarks travel with the next unit
+            notes, conn.notes = conn.notes, []
+        return [side, frame, ts, ct, version, length, body, encrypted, decrypted, sslv2, notes]
 
-    def _opaque(self, half: Half, u: TlsUnit, units: list[TlsUnit]) -> None:
+    @staticmethod
+    def _opaque(half: Half, u: Unit, units: list[Unit]) -> None:
         """Emit an opaque record, or in bulk mode only remember it as the latest one."""
-        if u.content_type != 23 or half.opaque < OPAQUE_KEPT:
-            if u.content_type == 23:
+        if u[3] != 23 or half.opaque < OPAQUE_KEPT:
+            if u[3] == 23:
                 half.opaque += 1
             units.append(u)
         else:
             half.last_opaque = u
 
-    def _records(self, conn: Conn, side: int, half: Half, frame: int, ts: float, units: list[TlsUnit]) -> None:
+    def _records(self, conn: Conn, side: int, half: Half, frame: int, ts: float, units: list[Unit]) -> None:
         rec = half.rec
         while len(rec) >= 5:
             if not _plausible_header(rec, 0):
@@ -612,7 +791,7 @@ class NativeEngine:
             self._record(conn, side, half, frame, ts, ct, version, body, units)
 
     def _record(self, conn: Conn, side: int, half: Half, frame: int, ts: float, ct: int, version: int,
-                body: bytes, units: list[TlsUnit]) -> None:
+                body: bytes, units: list[Unit]) -> None:
         encrypted = ct == 23 or (half.ccs and ct != 20 and not conn.tls13) or (ct == 21 and not _clear_alerts(body))
         if encrypted:
             plain = self._decrypt(conn, side, ct, version, body)
@@ -643,7 +822,7 @@ class NativeEngine:
             units.append(self._unit(conn, side, frame, ts, ct, version, len(body), None))
 
     def _handshake(self, conn: Conn, side: int, half: Half, frame: int, ts: float, version: int, body: bytes,
-                   units: list[TlsUnit], decrypted: bool = False) -> None:
+                   units: list[Unit], decrypted: bool = False) -> None:
         hs = half.hs
         if not hs:
             half.hs_version = version
@@ -686,7 +865,7 @@ class NativeEngine:
         result: tuple[int, bytes] | None = conn.keys.decrypt(side == conn.client, body, version)
         return result
 
-    def _sslv2(self, conn: Conn, side: int, half: Half, frame: int, ts: float, units: list[TlsUnit]) -> None:
+    def _sslv2(self, conn: Conn, side: int, half: Half, frame: int, ts: float, units: list[Unit]) -> None:
         """SSLv2 records: the hellos are emitted, everything after is opaque."""
         rec = half.rec
         while len(rec) >= 3:

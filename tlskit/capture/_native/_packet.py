@@ -4,6 +4,10 @@
 capture v1 and v2, raw IP, BSD loopback/null (either byte order) and IPv4/IPv6 with
 extension headers. It returns ``None`` for anything that is not an unfragmented TCP segment;
 fragments are counted in the caller's ``skipped`` counter so the engine can say how many it did not reassemble.
+
+UDP datagrams carrying DTLS or QUIC are counted there too (keys :data:`DTLS_SKIPPED` and
+:data:`QUIC_SKIPPED`), recognised by content on any port: tlskit reads TLS over TCP only,
+and a capture holding DTLS or QUIC should say so rather than "no TLS found".
 """
 
 from __future__ import annotations
@@ -18,6 +22,13 @@ LINKTYPES = {ETHERNET: "Ethernet", NULL: "BSD loopback", LOOP: "OpenBSD loopback
              IPV4: "raw IPv4", IPV6: "raw IPv6"}
 VLAN_TAGS = (0x8100, 0x88A8, 0x9100)
 IPV6_EXT = (0, 43, 60, 51)  # hop-by-hop, routing, destination options, AH (fragment 44 handled apart)
+
+# skipped-counter keys for datagrams tlskit recognises but does not analyse
+DTLS_SKIPPED = "DTLS over UDP"
+QUIC_SKIPPED = "QUIC over UDP"
+# DTLS 1.0, 1.2, 1.3 (legacy_record_version), and OpenSSL's pre-RFC 0x0100 (Cisco AnyConnect)
+DTLS_VERSIONS = frozenset((0xFEFF, 0xFEFD, 0xFEFC, 0x0100))
+QUIC_VERSIONS = (b"\x00\x00\x00\x01", b"\x6b\x33\x43\xcf")  # RFC 9000 v1, RFC 9369 v2
 
 _H = struct.Struct("!H")
 _unpack_h = _H.unpack_from
@@ -73,6 +84,8 @@ def _ipv4(data: bytes, off: int, skipped: Counter[str]) -> Segment | None:
     total = _unpack_h(data, off + 2)[0]
     frag = _unpack_h(data, off + 6)[0]
     if data[off + 9] != 6:
+        if data[off + 9] == 17 and not frag & 0x1FFF:  # UDP; a first fragment holds the header too
+            _udp(data, off + ihl, min(off + total if total else len(data), len(data)), skipped)
         return None
     if frag & 0x3FFF:  # MF set or non-zero offset
         skipped["IPv4 fragment"] += 1
@@ -105,7 +118,28 @@ def _ipv6(data: bytes, off: int, skipped: Counter[str]) -> Segment | None:
             skipped["IPv6 fragment"] += 1
             return None
         else:
+            if nxt == 17:
+                _udp(data, p, end, skipped)
             return None
     if p + 20 > end:
         return None
     return data[off + 8:off + 24], data[off + 24:off + 40], data, p, end
+
+
+def _udp(data: bytes, p: int, end: int, skipped: Counter[str]) -> None:
+    """Count a UDP datagram (header at data[p]) whose payload starts like DTLS or QUIC."""
+    u = p + 8
+    if end - u < 7:
+        return
+    first = data[u]
+    if 20 <= first <= 25 and _unpack_h(data, u + 1)[0] in DTLS_VERSIONS:
+        # DTLSPlaintext header: type, version, epoch (2), sequence number (6), length (2);
+        # the record must fit in the datagram (the UDP length field: the capture may be cut short)
+        if end - u >= 13 and 0 < _unpack_h(data, u + 11)[0] <= _unpack_h(data, p + 4)[0] - 21:
+            skipped[DTLS_SKIPPED] += 1
+    elif first & 0xC0 == 0xC0 and data[u + 5] <= 20:
+        # QUIC long header (Initial, 0-RTT, Handshake, Retry): form and fixed bits, version,
+        # destination connection ID length (at most 20 in v1 and v2)
+        version = data[u + 1:u + 5]
+        if version in QUIC_VERSIONS or version[:3] == b"\xff\x00\x00":  # or an IETF draft
+            skipped[QUIC_SKIPPED] += 1

@@ -38,11 +38,80 @@ FIX_NOT_CAPTURE = (
     "`tcpdump -w` or Wireshark; other formats can be converted with `editcap -F pcapng in out`"
 )
 
+FIX_UNREADABLE = (
+    "check the disk or network share it is on (`dmesg` shows I/O errors), or copy the file to a "
+    "local disk and load the copy"
+)
+
 Packet = tuple[int, float, int, bytes]  # frame (1-based), epoch seconds, link type, bytes
 
 
+class _Replay(io.RawIOBase):
+    """A pipe whose first bytes, read to sniff the format, are served again before the rest.
+
+    A pipe cannot seek back; wrapping it keeps the readers downstream unaware of the sniffing.
+    """
+
+    def __init__(self, head: bytes, raw: BinaryIO):
+        super().__init__()
+        self._head = head
+        self._raw = raw
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:  # bytes read so far, for progress bars (a pipe has no position)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+        else:
+            n = int(self._raw.readinto(buffer) or 0)  # type: ignore[attr-defined]
+        self._pos += n
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def _fill(raw: BinaryIO, kept: bytearray, n: int) -> None:
+    """Read until `kept` holds n bytes or the file ends (a pipe may deliver a few bytes at a time)."""
+    while len(kept) < n:
+        piece = raw.read(n - len(kept))
+        if not piece:
+            return
+        kept += piece
+
+
+def _gunzip_head(raw: BinaryIO, kept: bytearray, n: int) -> bytes:
+    """The first n uncompressed bytes of the gzip stream that `kept` starts, reading more into `kept` as needed."""
+    z = zlib.decompressobj(wbits=31)  # gzip header and trailer
+    out = b""
+    used = 0
+    while len(out) < n and not z.eof:
+        feed = z.unconsumed_tail
+        if not feed:
+            if used == len(kept):
+                piece = raw.read(1 << 16)
+                if not piece:
+                    break
+                kept += piece
+            feed, used = bytes(kept[used:]), len(kept)
+        out += z.decompress(feed, n - len(out))
+    return out
+
+
 def _sniff(path: Path) -> tuple[BinaryIO, str]:
-    """Open path, transparently gunzipping, after checking it is a plausible capture."""
+    """Open path, transparently gunzipping, after checking it is a plausible capture.
+
+    Works on pipes (``/dev/stdin``, ``<(zcat x.pcap.gz)``): the first bytes are read once,
+    never sought back to.
+    """
     if not path.exists():
         raise CaptureError("capture file not found", path=path, fix="check the path and the current directory")
     if path.is_dir():
@@ -54,40 +123,61 @@ def _sniff(path: Path) -> tuple[BinaryIO, str]:
         raw: BinaryIO = open(path, "rb", buffering=0)  # noqa: SIM115 (closed by the reader)
     except OSError as exc:
         raise CaptureError(f"cannot open the file ({exc.strerror})", path=path, fix="check its permissions") from exc
-    head = raw.read(4)
-    raw.seek(0)
-    if not head:
+    try:
+        return _check_head(path, raw)
+    except BaseException:
         raw.close()
-        raise CaptureError("the file is empty (0 bytes)", path=path, fix="capture again; the capture tool may have been stopped before it wrote anything")
-    stream: BinaryIO = raw
-    if head[:2] == GZIP_MAGIC:
-        stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
-        try:
-            head = stream.read(4)
-            stream.seek(0)
-        except (OSError, EOFError, zlib.error) as exc:
-            raw.close()
-            raise CaptureError(f"gzip data is damaged ({exc})", path=path, fix="re-copy or re-compress the file") from exc
-        if not head:
-            raw.close()
-            raise CaptureError("the gzip file holds no data", path=path, fix="capture again")
-    if len(head) < 4:
-        stream.close()
-        raise CaptureError("the file is too short to be a capture", path=path, fix=FIX_NOT_CAPTURE)
-    magic = struct.unpack("<I", head)[0]
-    if magic in PCAP_MAGICS or magic == PCAPNG_SHB:
-        return stream, "pcapng" if magic == PCAPNG_SHB else "pcap"
-    stream.close()
-    if all(32 <= b < 127 or b in b"\t\r\n" for b in head):
-        what = "this is a text file, not a packet capture"
-        with open(path, "rb") as f:
-            first = f.read(200).decode("ascii", "replace")
-        if "CLIENT_RANDOM" in first or "SECRET" in first:
-            what = "this is a TLS key log, not a packet capture"
-            return_fix = "pass it as keylog=..., and the capture file as the path"
-            raise CaptureError(what, path=path, fix=return_fix)
-        raise CaptureError(what, path=path, fix=FIX_NOT_CAPTURE)
-    raise CaptureError(f"unknown file format (magic 0x{magic:08x})", path=path, fix=FIX_NOT_CAPTURE)
+        raise
+
+
+def _check_head(path: Path, raw: BinaryIO) -> tuple[BinaryIO, str]:
+    if raw.isatty():  # `tlskit diagnose /dev/stdin` with nothing piped in would wait for typing
+        raise CaptureError("this is a terminal, not a capture", path=path,
+                           fix="pipe a capture into it (`tcpdump -w - ... | tlskit diagnose /dev/stdin`) or give a file")
+    kept = bytearray()  # every byte read from raw so far
+    try:
+        _fill(raw, kept, 4)
+        if not kept:
+            raise CaptureError("the file is empty (0 bytes)", path=path,
+                               fix="capture again; the capture tool may have been stopped before it wrote anything")
+        gz = kept[:2] == GZIP_MAGIC
+        if gz:
+            try:
+                head = _gunzip_head(raw, kept, 4)
+            except zlib.error as exc:
+                raise CaptureError(f"gzip data is damaged ({exc})", path=path, fix="re-copy or re-compress the file") from exc
+            if not head:
+                raise CaptureError("the gzip file holds no data", path=path, fix="capture again")
+        else:
+            head = bytes(kept[:4])
+        magic = struct.unpack("<I", head)[0] if len(head) == 4 else None
+        if magic is None:
+            raise CaptureError("the file is too short to be a capture", path=path, fix=FIX_NOT_CAPTURE)
+        if magic in PCAP_MAGICS or magic == PCAPNG_SHB:
+            fmt = "pcapng" if magic == PCAPNG_SHB else "pcap"
+        elif all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+            if gz:
+                first = _gunzip_head(raw, kept, 200)
+            else:
+                _fill(raw, kept, 200)
+                first = bytes(kept[:200])
+            if b"CLIENT_RANDOM" in first or b"SECRET" in first:
+                raise CaptureError("this is a TLS key log, not a packet capture", path=path,
+                                   fix="pass it as keylog=..., and the capture file as the path")
+            raise CaptureError("this is a text file, not a packet capture", path=path, fix=FIX_NOT_CAPTURE)
+        else:
+            raise CaptureError(f"unknown file format (magic 0x{magic:08x})", path=path, fix=FIX_NOT_CAPTURE)
+        # A file goes back to its start; a pipe gets what was read put back in front.
+        stream: BinaryIO = raw
+        if raw.seekable():
+            raw.seek(0)
+        else:
+            stream = _Replay(bytes(kept), raw)  # type: ignore[assignment]
+    except OSError as exc:  # EIO from a failing disk, a stale NFS handle, /proc/self/mem
+        raise CaptureError(f"cannot read the file ({exc.strerror or exc})", path=path, fix=FIX_UNREADABLE) from exc
+    if gz:
+        return gzip.GzipFile(fileobj=stream, mode="rb"), fmt  # type: ignore[return-value]
+    return stream, fmt
 
 
 class PacketReader:
@@ -105,6 +195,7 @@ class PacketReader:
         self.notes: list[str] = []
         self.frames = 0
         self.format = fmt
+        self.pcap_header: tuple[str, int, int] = ("<", 1_000_000, 1)  # classic pcap: set by pcap_blocks()
 
     def close(self) -> None:
         self._f.close()
@@ -158,42 +249,60 @@ class PacketReader:
         return b"".join(parts)
 
     # -- pcap -----------------------------------------------------------------------------
-    def _pcap(self) -> Iterator[Packet]:
-        read = self._read
-        header = read(24)
+    def pcap_blocks(self) -> Iterator[tuple[bytes, int, int]]:
+        """A classic pcap file as ``(buffer, start, stop)``: ``buffer[start:stop]`` holds whole
+        packet records (16-byte record header, then the packet) and nothing else.
+
+        For readers that decode records in place instead of taking one object per packet (the
+        native engine's loop); :attr:`pcap_header` holds ``(byte order, ticks per second, link
+        type)`` from the first block on. Records are cut out of large reads: one read() per packet
+        would cost more than the parsing; memory stays about one chunk."""
+        header = self._read(24)
         if len(header) < 24:
             raise CaptureError("the pcap file header is incomplete", path=self.path, fix=FIX_NOT_CAPTURE)
         order, ticks = PCAP_MAGICS[struct.unpack("<I", header[:4])[0]]
-        linktype = struct.unpack(order + "I", header[20:24])[0] & 0x0FFFFFFF
-        unpack = struct.Struct(order + "IIII").unpack_from
-        frame = 0
+        self.pcap_header = (order, ticks, struct.unpack(order + "I", header[20:24])[0] & 0x0FFFFFFF)
+        length_at = struct.Struct(order + "I").unpack_from
         chunk = b""
-        pos = 0
-        # Read in large chunks and cut packets out of them: two read() calls per packet
-        # cost more than the parsing; memory stays one chunk plus one packet.
+        frames = 0
         while True:
-            if pos + 16 > len(chunk):
-                chunk = chunk[pos:] + read(CHUNK)
-                pos = 0
-                if len(chunk) < 16:
-                    if chunk:
-                        self._truncated("incomplete packet header")
+            more = self._read(CHUNK)
+            chunk = chunk + more if chunk else more
+            n = len(chunk)
+            pos = 0
+            bad = 0
+            while pos + 16 <= n:
+                incl = length_at(chunk, pos + 8)[0]
+                if incl > MAX_BLOCK:
+                    bad = incl
                     break
-            sec, frac, incl, _orig = unpack(chunk, pos)
-            if incl > MAX_BLOCK:
-                self._truncated(f"implausible packet length {incl}")
-                break
-            end = pos + 16 + incl
-            if end > len(chunk):
-                chunk = chunk[pos:] + read(max(CHUNK, incl + 16))
-                pos, end = 0, 16 + incl
-                if end > len(chunk):
-                    self._truncated("incomplete last packet")
+                end = pos + 16 + incl
+                if end > n:
                     break
-            frame += 1
-            self.frames = frame
-            yield frame, sec + frac / ticks, linktype, chunk[pos + 16:end]
-            pos = end
+                pos = end
+                frames += 1
+            if pos:
+                yield chunk, 0, pos
+            self.frames = frames
+            if bad:
+                self._truncated(f"implausible packet length {bad}")
+                return
+            if not more:
+                if pos < n:
+                    self._truncated("incomplete packet header" if n - pos < 16 else "incomplete last packet")
+                return
+            chunk = chunk[pos:]
+
+    def _pcap(self) -> Iterator[Packet]:
+        frame = 0
+        for buf, pos, stop in self.pcap_blocks():
+            order, ticks, linktype = self.pcap_header
+            unpack = struct.Struct(order + "III").unpack_from
+            while pos < stop:
+                sec, frac, incl = unpack(buf, pos)
+                frame += 1
+                yield frame, sec + frac / ticks, linktype, buf[pos + 16:pos + 16 + incl]
+                pos += 16 + incl
 
     # -- pcapng ---------------------------------------------------------------------------
     def _pcapng(self) -> Iterator[Packet]:
@@ -303,11 +412,13 @@ def _if_options(opts: bytes, order: str) -> tuple[int, float]:
 def open_capture(path: str | Path) -> PacketReader:
     """Check ``path`` and open it for reading packet by packet.
 
+    ``path`` may be a pipe (``/dev/stdin``, ``<(zcat x.pcap.gz)``): it is read once, front to back.
+
     Raises
     ------
     CaptureError
-        Missing file, a directory, an empty file, a text file or an unknown format; the
-        message names the file and what to do.
+        Missing file, a directory, a terminal, an empty file, a text file, an unknown format, or
+        a read error (EIO); the message names the file and what to do.
     """
     p = Path(path)
     return PacketReader(p, *_sniff(p))

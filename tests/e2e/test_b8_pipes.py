@@ -7,22 +7,26 @@ substitution for the CLI. The capture is the lab sample (data/sample, see data/R
 
 from __future__ import annotations
 
+import errno
 import gzip
+import io
 import os
 import shutil
 import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from tests.conftest import DATA, ROOT, requires_tshark
 from tlskit.capture import Capture, load
-from tlskit.errors import CaptureError
+from tlskit.errors import CaptureError, CaptureWarning
 
 CAP = DATA / "sample" / "capture.pcap"
 
@@ -173,3 +177,46 @@ def test_cli_tshark_engine_refuses_a_pipe(work: Path, command: str) -> None:
     [line] = proc.stderr.splitlines()
     assert line.startswith("tlskit: /dev/") and "is a pipe or device, not a file" in line
     assert "Fix: save it to a file first" in line and "engine='native'" in line
+
+
+def test_cli_report_refuses_a_pipe_in_one_line(work: Path) -> None:
+    # B9: the postmortem notebook reads the capture again in its own kernel; a pipe is gone by then
+    proc = _sh(f'cat cap.pcap | "{sys.executable}" -m tlskit report /dev/stdin -o r.html', work)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines() == [
+        "tlskit: /dev/stdin: is a pipe or device, not a file; the report reads it again in a notebook kernel. "
+        "Fix: save it to a file first, e.g. `cat > saved.pcap`, and pass that file"]
+    assert not (work / "r.html").exists()
+
+
+class _FailingDisk(io.RawIOBase):
+    """A file whose reads fail with EIO after `good` bytes, as a failing disk or a stale NFS
+    handle does (no such device here: the one test double in this file)."""
+
+    def __init__(self, data: bytes, good: int):
+        self.data, self.good, self.pos = data, good, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.pos >= self.good:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        n = min(len(buffer), self.good - self.pos)
+        buffer[:n] = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return n
+
+
+def test_a_read_error_mid_file_keeps_the_packets_before_it() -> None:
+    from tlskit.capture._native._reader import PacketReader
+
+    data = CAP.read_bytes()
+    whole = list(PacketReader(CAP, io.BytesIO(data), "pcap"))  # type: ignore[arg-type]
+    reader = PacketReader(CAP, _FailingDisk(data, len(data) // 2), "pcap")  # type: ignore[arg-type]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CaptureWarning)  # not "cut off while being written": a read error
+        got = list(reader)
+    assert 0 < len(got) < len(whole) and got == whole[:len(got)]
+    good = len(data) // 2
+    assert reader.notes == [f"read error after byte {good:,} (Input/output error); the packets before it were read"]

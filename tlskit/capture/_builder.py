@@ -105,34 +105,34 @@ class _Messages:
         table = (np.frombuffer(self.rows, dtype=np.int32) if n else np.zeros(0, np.int32)).reshape(n, len(_MESSAGE_FIELDS))
         ids = conn_ids[table[:, 0]]
         order = np.argsort(ids, kind="stable")  # rows of one connection stay in arrival order
-        # column by column (no sorted copy of the whole table), widened for int_array's -1 test
-        field = {name: table[:, i][order].astype(np.int64) for i, name in enumerate(_MESSAGE_FIELDS)}
-        field["frame"] = (np.frombuffer(self.frames, dtype=np.uint32) if n else np.zeros(0, np.uint32))[order].astype(np.int64)
 
-        def flags(name: str) -> np.ndarray:
-            return field[name].astype(bool)
+        def field(name: str) -> np.ndarray:  # one column at a time: no sorted copy of the whole table
+            if name == "frame":
+                return (np.frombuffer(self.frames, dtype=np.uint32) if n else np.zeros(0, np.uint32))[order].astype(np.int64)
+            return table[:, _MESSAGE_FIELDS.index(name)][order].astype(np.int64)  # widened for int_array's -1 test
 
         dtypes = MESSAGES.dtypes
         columns: dict[str, Any] = {"conn_id": int_array(ids[order], "UInt32")}
+        del ids
         for name in ("seq", "frame"):
-            columns[name] = int_array(field[name], "UInt32")
+            columns[name] = int_array(field(name), "UInt32")
         columns["time"] = utc_array((np.frombuffer(self.times, dtype=np.float64) if n else np.zeros(0))[order])
-        columns["direction"] = pd.Categorical.from_codes((~flags("c2s")).astype(np.int8),
+        columns["direction"] = pd.Categorical.from_codes((field("c2s") == 0).astype(np.int8),
                                                          dtype=dtypes["direction"])  # c2s, s2c
-        hrr = flags("hrr")
+        hrr = field("hrr").astype(bool)
         lookups = {"content_type": registry.content_type_name, "handshake_type": registry.handshake_type_name,
                    "alert_level": registry.alert_level_name, "alert_description": registry.alert_name}
         for name in ("record_version", "content_type", "handshake_type", "alert_level", "alert_description"):
-            codes = field[name]
+            codes = field(name)
             columns[name] = int_array(codes, dtypes[name])
             if name in lookups:
                 names = _names(codes, lookups[name])
                 if name == "handshake_type":
                     names[hrr] = "hello_retry_request"
                 columns[f"{name}_name"] = names
-        columns["encrypted"] = pd.arrays.BooleanArray(flags("encrypted"), np.zeros(n, dtype=bool))
-        columns["decrypted"] = pd.arrays.BooleanArray(flags("decrypted"), np.zeros(n, dtype=bool))
-        columns["length"] = int_array(field["length"], "UInt32")
+        for name in ("encrypted", "decrypted"):
+            columns[name] = pd.arrays.BooleanArray(field(name).astype(bool), np.zeros(n, dtype=bool))
+        columns["length"] = int_array(field("length"), "UInt32")
         return pd.DataFrame({name: columns[name] for name in MESSAGES.names})
 
 
@@ -959,14 +959,20 @@ class _Rows:
         self.objects: dict[str, list[Any]] = {
             c.name: [] for c in cols if c.name not in self.ints + self.bools + self.times}
         self.count = 0
+        # per row, values are picked in C (itemgetter) from the row laid over a blank one
+        self.blank = dict.fromkeys(self.dtypes)
+        self.pick_ints, self.pick_bools, self.pick_times, self.pick_objects = (
+            _picker(names) for names in (self.ints, self.bools, self.times, list(self.objects)))
+        self.appends = [values.append for values in self.objects.values()]
 
     def add(self, row: dict[str, Any]) -> None:
-        get = row.get
-        self.int_values.extend([-1 if (v := get(name)) is None else v for name in self.ints])
-        self.bool_values.extend([-1 if (v := get(name)) is None else v for name in self.bools])
-        self.time_values.extend([_NAN if (v := get(name)) is None else v for name in self.times])
-        for name, values in self.objects.items():
-            values.append(get(name))
+        """One row; columns it does not name are missing."""
+        full = {**self.blank, **row}
+        self.int_values.extend([-1 if v is None else v for v in self.pick_ints(full)])
+        self.bool_values.extend([-1 if v is None else v for v in self.pick_bools(full)])
+        self.time_values.extend([_NAN if v is None else v for v in self.pick_times(full)])
+        for append, value in zip(self.appends, self.pick_objects(full), strict=True):
+            append(value)
         self.count += 1
 
     def amend(self, position: int, end_time: float, retransmission: bool) -> None:
@@ -1006,6 +1012,13 @@ class _Rows:
 
 
 _NAN = float("nan")
+
+
+def _picker(names: list[str]) -> Any:
+    """A function returning the values of `names` from a dict, as a tuple."""
+    if len(names) == 1:
+        return lambda row: (row[names[0]],)
+    return operator.itemgetter(*names) if names else lambda row: ()
 _INT_DTYPES = ("UInt8", "UInt16", "UInt32", "Int64")
 
 

@@ -80,6 +80,12 @@ def _placeholder(code: int, width: int = 4) -> str:
     return f"unknown(0x{code:0{width}x})"
 
 
+def _named(names: dict[int, str], code: int, width: int = 4) -> str:
+    """names[code], else the placeholder (made only then: lookups run once per table row)."""
+    name = names.get(code)
+    return name if name is not None else _placeholder(code, width)
+
+
 def _read(name: str) -> list[dict[str, str]]:
     with (DATA / name).open(newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
@@ -140,23 +146,23 @@ def version_name(code: int) -> str:
     """TLSv1.2, SSLv3, DTLSv1.2, TLSv1.3-draft23, GREASE or ``unknown(0x....)``."""
     if is_grease(code):
         return "GREASE"
-    return _names("versions").get(code, _placeholder(code))
+    return _named(_names("versions"), code)
 
 
 def content_type_name(code: int) -> str:
-    return _names("content_types").get(code, _placeholder(code, 2))
+    return _named(_names("content_types"), code, 2)
 
 
 def handshake_type_name(code: int) -> str:
-    return _names("handshake_types").get(code, _placeholder(code, 2))
+    return _named(_names("handshake_types"), code, 2)
 
 
 def alert_name(code: int) -> str:
-    return _names("alerts").get(code, _placeholder(code, 2))
+    return _named(_names("alerts"), code, 2)
 
 
 def alert_level_name(code: int) -> str:
-    return {1: "warning", 2: "fatal"}.get(code, _placeholder(code, 2))
+    return _named({1: "warning", 2: "fatal"}, code, 2)
 
 
 def cipher_suite_name(code: int) -> str:
@@ -170,17 +176,17 @@ def cipher_suite_name(code: int) -> str:
 def group_name(code: int) -> str:
     if is_grease(code):
         return "GREASE"
-    return _names("groups").get(code, _placeholder(code))
+    return _named(_names("groups"), code)
 
 
 def signature_scheme_name(code: int) -> str:
-    return _names("signature_schemes").get(code, _placeholder(code))
+    return _named(_names("signature_schemes"), code)
 
 
 def extension_name(code: int) -> str:
     if is_grease(code):
         return "GREASE"
-    return _names("extensions").get(code, _placeholder(code))
+    return _named(_names("extensions"), code)
 
 
 def openssl_name(code: int) -> str:

@@ -152,10 +152,16 @@ def render_report(capture: str | Path, *, out: str | Path, keylog: str | Path | 
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
-    capture = Path(capture).resolve()
     for p in (capture, keylog, truststore, server_config):
-        if p is not None and not Path(p).exists():
+        if p is None:
+            continue
+        if not Path(p).exists():
             raise TlskitError("file not found", path=p, fix="check the path")
+        if not Path(p).is_file() and not Path(p).is_dir():  # /dev/stdin, <(zcat ...): no second read
+            raise TlskitError("is a pipe or device, not a file; the report reads it again in a notebook kernel",
+                              path=p, fix=f"save it to a file first, e.g. `cat > saved{Path(p).suffix or '.pcap'}`, "
+                              "and pass that file")
+    capture = Path(capture).resolve()
     if Path(out).is_dir():
         raise TlskitError("is a directory", path=out, fix="give the report a file name, e.g. report.html")
     _check_inputs(capture, keylog, truststore, server_config)

@@ -74,7 +74,8 @@ def _is_tls13(version: int | None) -> bool:
 
 
 def _plausible_header(buf: bytes | bytearray, i: int) -> bool:
-    """A TLS record header at buf[i]: content type 20-24, version 3.0-3.4, sane length."""
+    """A TLS record header at buf[i]: content type 20-24, version 3.0-3.4, sane length
+    (:meth:`NativeEngine._records` has the same test inline)."""
     return (
         20 <= buf[i] <= 24
         and buf[i + 1] == 3
@@ -768,27 +769,35 @@ class NativeEngine:
 
     def _records(self, conn: Conn, side: int, half: Half, frame: int, ts: float, units: list[Unit]) -> None:
         rec = half.rec
-        while len(rec) >= 5:
-            if not _plausible_header(rec, 0):
-                conn.notes.append(f"garbled TLS record at frame {frame} (header {bytes(rec[:5]).hex()}); "
+        i, n = 0, len(rec)  # records are read at offset i; the bytes before it go in one del
+        while n - i >= 5:
+            ct, length = rec[i], (rec[i + 3] << 8) | rec[i + 4]
+            if not (20 <= ct <= 24 and rec[i + 1] == 3 and rec[i + 2] <= 4 and 0 < length <= MAX_RECORD):
+                conn.notes.append(f"garbled TLS record at frame {frame} (header {bytes(rec[i:i + 5]).hex()}); "
                                   "skipped to the next record header")
                 half.hs.clear()
-                del rec[:1]
+                del rec[:i + 1]
+                i = 0
                 half.gap = True
                 if not self._resync(half, frame, conn):
                     return
+                n = len(rec)
                 continue
-            ct, version, length = rec[0], (rec[1] << 8) | rec[2], (rec[3] << 8) | rec[4]
-            have = len(rec) - 5
-            if have < length:
+            end = i + 5 + length
+            if end > n:
                 if ct == 23 and conn.keys is None:  # opaque: pass over the body without buffering it
-                    half.skip = length - have
-                    half.skip_unit = self._unit(conn, side, frame, ts, 23, version, length, None, True)
+                    half.skip = end - n
+                    half.skip_unit = self._unit(conn, side, frame, ts, 23, (rec[i + 1] << 8) | rec[i + 2], length, None,
+                                                True)
                     rec.clear()
-                return
-            body = bytes(rec[5:5 + length])
-            del rec[:5 + length]
+                    return
+                break
+            body = bytes(memoryview(rec)[i + 5:end])  # one copy (the view is gone before rec changes)
+            version = (rec[i + 1] << 8) | rec[i + 2]
+            i = end
             self._record(conn, side, half, frame, ts, ct, version, body, units)
+        if i:
+            del rec[:i]
 
     def _record(self, conn: Conn, side: int, half: Half, frame: int, ts: float, ct: int, version: int,
                 body: bytes, units: list[Unit]) -> None:
@@ -824,23 +833,31 @@ class NativeEngine:
     def _handshake(self, conn: Conn, side: int, half: Half, frame: int, ts: float, version: int, body: bytes,
                    units: list[Unit], decrypted: bool = False) -> None:
         hs = half.hs
-        if not hs:
+        if hs:  # a message split across records: reassemble
+            hs += body
+            data: bytes | bytearray = hs
+        else:  # the usual case: whole messages in this record, read in place
             half.hs_version = version
-        hs += body
-        while len(hs) >= 4:
-            length = (hs[1] << 16) | (hs[2] << 8) | hs[3]
+            data = body
+        i, n = 0, len(data)
+        while n - i >= 4:
+            length = (data[i + 1] << 16) | (data[i + 2] << 8) | data[i + 3]
             if length > MAX_HANDSHAKE:
                 conn.notes.append(f"implausible handshake message length {length} at frame {frame}; dropped")
                 hs.clear()
                 return
-            if len(hs) < 4 + length:
-                return
-            msg = bytes(hs[:4 + length])
-            del hs[:4 + length]
+            end = i + 4 + length
+            if end > n:
+                break
+            msg = data if (i == 0 and end == n and data is body) else bytes(data[i:end])
+            i = end
             self._message(conn, side, msg)
-            units.append(self._unit(conn, side, frame, ts, 22, half.hs_version, length, msg,
-                                    decrypted, decrypted))
+            units.append(self._unit(conn, side, frame, ts, 22, half.hs_version, length, msg, decrypted, decrypted))
             half.hs_version = version
+        if data is hs:
+            del hs[:i]
+        elif i < n:
+            hs += data[i:]  # the start of a message that continues in the next record
 
     def _message(self, conn: Conn, side: int, msg: bytes) -> None:
         """Track what the record layer needs: who the client is, TLS 1.3, the client random."""

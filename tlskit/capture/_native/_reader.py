@@ -191,6 +191,8 @@ class PacketReader:
         self._raw = stream
         self._file = getattr(stream, "fileobj", None)  # the file under a GzipFile
         self._broken = False
+        self._read_failed = False
+        self._consumed = 0  # bytes read (decompressed for gzip)
         self.secrets: list[bytes] = []  # key-log lines from pcapng DSBs, in file order
         self.notes: list[str] = []
         self.frames = 0
@@ -222,6 +224,8 @@ class PacketReader:
         return self._pcapng()
 
     def _truncated(self, what: str) -> None:
+        if self._read_failed:
+            return  # the read error is the reason, already noted (not a capture cut off)
         warnings.warn(
             CaptureWarning(f"{self.path}: {what} after frame {self.frames}; the packets before it were read "
                            "(the capture was probably cut off while being written or copied)"),
@@ -229,11 +233,10 @@ class PacketReader:
         )
 
     def _read(self, n: int) -> bytes:
-        if not self._gzip:
-            return bytes(self._f.read(n))
         if self._broken:
             return b""
-        # piece by piece, so that a damaged or cut-off gzip stream loses nothing before the damage
+        # piece by piece (one underlying read each), so that a read error or a damaged or
+        # cut-off gzip stream loses nothing before the failure
         parts: list[bytes] = []
         got = 0
         try:
@@ -245,8 +248,14 @@ class PacketReader:
                 got += len(piece)
         except (OSError, EOFError, zlib.error) as exc:
             self._broken = True
-            self.notes.append(f"compressed data ends early or is damaged ({exc})")
-        return b"".join(parts)
+            if self._gzip:
+                self.notes.append(f"compressed data ends early or is damaged ({exc})")
+            else:  # a failing disk, a stale network mount
+                self._read_failed = True
+                self.notes.append(f"read error after byte {self._consumed + got:,} "
+                                  f"({getattr(exc, 'strerror', None) or exc}); the packets before it were read")
+        self._consumed += got
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     # -- pcap -----------------------------------------------------------------------------
     def pcap_blocks(self) -> Iterator[tuple[bytes, int, int]]:

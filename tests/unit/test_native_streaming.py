@@ -64,13 +64,34 @@ def test_the_in_place_pcap_loop_reads_every_layout_alike(tmp_path: Path, big_end
         _assert_same(a, b)
 
 
-def test_pcapng_takes_the_per_packet_path_to_the_same_tables(tmp_path: Path) -> None:
+@pytest.mark.parametrize("layout", ["epb", "epb-nanoseconds", "obsolete-packet-blocks"])
+def test_pcapng_reads_like_pcap(tmp_path: Path, layout: str) -> None:
+    # EPBs are decoded in place in runs; obsolete Packet Blocks come one by one: same tables
     packets = _flows(3)
-    (tmp_path / "c.pcapng").write_bytes(pcapng([(0, p) for p in packets], [("ether", 6)]))
+    data = pcapng([(0, p) for p in packets], [("ether", 9 if layout == "epb-nanoseconds" else 6)],
+                  legacy=layout == "obsolete-packet-blocks")
+    (tmp_path / "c.pcapng").write_bytes(data)
     a = _tables(write_pcap(tmp_path / "c.pcap", packets))
     b = _tables(tmp_path / "c.pcapng")
+    assert len(b[1]) == 3
     for x, y in zip(a, b, strict=True):
         _assert_same(x, y)
+
+
+def test_pcapng_interfaces_and_secrets_declared_between_runs(tmp_path: Path) -> None:
+    # a second interface (raw IP) declared after packets of the first: each packet keeps its
+    # own link type and clock
+    first, second = _flows(2), _flows(2, t=1_700_000_100.0)
+    for p in second:
+        p.src, p.dst = p.src.replace("10.0.0", "10.9.0"), p.dst.replace("10.0.0", "10.9.0")
+    one = pcapng([(0, p) for p in first], [("ether", 6)])
+    both = pcapng([(1, p) for p in second], [("ether", 6), ("raw", 9)])
+    # the second file's section header, interfaces and packets follow the first file's packets
+    (tmp_path / "m.pcapng").write_bytes(one + both)
+    _m, conns, _x = _tables(tmp_path / "m.pcapng")
+    assert conns["client_ip"].tolist() == ["10.0.0.1"] * 2 + ["10.9.0.1"] * 2
+    assert conns["established"].all()
+    assert conns["start_time"].iloc[2] == pd.Timestamp(second[0].time, unit="s", tz="UTC").round("us")
 
 
 def test_trailing_packets_after_both_sides_ended_still_count(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ PENDING_CAP = 64  # TcpPacket events held for a connection not yet known to carr
 OPAQUE_KEPT = 16  # opaque application-data units emitted per direction before bulk mode
 IDLE_TIMEOUT = 600.0  # seconds without a packet after which an open connection's state is freed
 CLOSED_TIMEOUT = 30.0  # how long a closed connection's entry waits for trailing packets (capture time) ...
-CLOSED_KEPT = 4096  # ... or until this many connections closed after it (memory stays flat on busy links)
+CLOSED_KEPT = 2048  # ... or until this many connections closed after it (memory stays flat on busy links)
 SWEEP_EVERY = 1 << 15  # packets between idle sweeps
 
 # Client commands that upgrade a plaintext protocol to TLS, and the protocol they name.
@@ -66,6 +66,7 @@ _TCP = struct.Struct("!4xI4xBB")  # seq, data offset, flags (the ports are read 
 # Ethernet type, IPv4 version/IHL, total length, flags/fragment offset, protocol, addresses, then
 # the TCP header as in _TCP: one unpack for the usual frame
 _PCAP_LE, _PCAP_BE = struct.Struct("<III"), struct.Struct(">III")  # pcap record: seconds, fraction, length
+_EPB_LE, _EPB_BE = struct.Struct("<4x5I"), struct.Struct(">4x5I")  # pcapng EPB: length, interface, time, length
 _ETH_IPV4_TCP = struct.Struct("!12xHBxH2xHxB2x12sI4xBB")  # ... addresses and ports as one key, seq, offset, flags
 
 
@@ -257,41 +258,45 @@ class NativeEngine:
             self.notes.append(f"{n} packet(s) skipped: {reason} (not reassembled)")
 
     def _run(self, reader: PacketReader) -> None:
+        """Decode the reader's blocks in place. The usual packet (Ethernet, IPv4 without
+        options, TCP) of a known connection that is a bare ACK or the middle of a bulk record is
+        handled inline, as in :meth:`_frame`: on large captures a function call per packet costs
+        as much as the work."""
         size = self.path.stat().st_size
-        if reader.format == "pcap":
-            self._run_pcap(reader, size)
-        else:
-            packets = 0
-            for frame, ts, linktype, data in reader:
-                packets += 1
-                if not packets % SWEEP_EVERY:
-                    self._sweep(ts)
-                    if self.progress is not None:
-                        self.progress(reader.bytes_read(), size)
-                self._frame(frame, ts, linktype, data)
-            self.packets = packets
-        if self.progress is not None:
-            self.progress(size, size)
-
-    def _run_pcap(self, reader: PacketReader, size: int) -> None:
-        """Classic pcap, decoded in place in the reader's blocks. The usual packet (Ethernet,
-        IPv4 without options, TCP) of a known connection that is a bare ACK or the middle of a
-        bulk record is handled inline, as in :meth:`_frame`: on large captures a function call
-        per packet costs as much as the work."""
         conns = self._conns
         eth_ipv4_tcp = _ETH_IPV4_TCP.unpack_from
         frame = 0
         next_sweep = SWEEP_EVERY
-        for buf, pos, stop in reader.pcap_blocks():
-            order, ticks, linktype = reader.pcap_header
-            record = (_PCAP_LE if order == "<" else _PCAP_BE).unpack_from
-            ethernet = linktype == 1
-            while pos < stop:
-                sec, frac, incl = record(buf, pos)
-                p = pos + 16
-                pos = p + incl
+        for block in reader.blocks():
+            if block[0] == "packet":  # pcapng: a block of its own (Simple or obsolete Packet Block)
                 frame += 1
-                ts = sec + frac / ticks
+                self._frame(frame, block[1], block[2], block[3])
+                continue
+            kind, buf, pos, stop, layout = block
+            pcapng = kind == "epb"
+            if pcapng:
+                order, ifaces = layout
+                header = (_EPB_LE if order == "<" else _EPB_BE).unpack_from
+                ethernet, ticks, offset = False, 1, 0.0
+            else:
+                order, ticks, linktype = layout
+                header = (_PCAP_LE if order == "<" else _PCAP_BE).unpack_from
+                ethernet, offset = linktype == 1, 0.0
+            while pos < stop:
+                if pcapng:  # Enhanced Packet Block: length, interface, time, captured length
+                    blen, iface, hi, lo, incl = header(buf, pos)
+                    p = pos + 28
+                    pos += blen
+                    linktype, ticks, offset, _snap = ifaces[iface]
+                    ethernet = linktype == 1
+                    ts = ((hi << 32) | lo) / ticks + offset
+                else:  # pcap record: seconds, fraction, captured length
+                    sec, frac, incl = header(buf, pos)
+                    p = pos + 16
+                    pos = p + incl
+                    ts = sec + frac / ticks
+                dend = p + incl  # end of the packet's bytes
+                frame += 1
                 if frame >= next_sweep:
                     next_sweep += SWEEP_EVERY
                     self._sweep(ts)
@@ -302,7 +307,7 @@ class NativeEngine:
                     if etype == 0x0800 and vhl == 0x45 and proto == 6 and not fragment & 0x3FFF:
                         t = p + 34
                         start = t + (doff >> 4) * 4
-                        end = p + 14 + total if total and total + 14 < incl else pos  # IP length, unless offloaded
+                        end = p + 14 + total if total and total + 14 < incl else dend  # IP length, unless offloaded
                         entry = conns.get(route)
                         if entry is not None and not flags & 0x07 and start >= t + 20:
                             conn, side = entry
@@ -328,8 +333,10 @@ class NativeEngine:
                         if start >= t + 20:
                             self._segment_in(entry, route, frame, ts, seq, flags, buf, t, start, end)
                         continue
-                self._frame(frame, ts, linktype, buf[p:pos])
+                self._frame(frame, ts, linktype, buf[p:dend])
         self.packets = frame
+        if self.progress is not None:
+            self.progress(size, size)
 
     def _frame(self, frame: int, ts: float, linktype: int, data: bytes) -> None:
         """One captured frame: decode down to TCP and hand the segment on."""

@@ -44,6 +44,7 @@ FIX_UNREADABLE = (
 )
 
 Packet = tuple[int, float, int, bytes]  # frame (1-based), epoch seconds, link type, bytes
+Block = tuple[Any, ...]  # see PacketReader.pcapng_blocks
 
 
 class _Replay(io.RawIOBase):
@@ -258,14 +259,14 @@ class PacketReader:
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     # -- pcap -----------------------------------------------------------------------------
-    def pcap_blocks(self) -> Iterator[tuple[bytes, int, int]]:
-        """A classic pcap file as ``(buffer, start, stop)``: ``buffer[start:stop]`` holds whole
-        packet records (16-byte record header, then the packet) and nothing else.
+    def pcap_blocks(self) -> Iterator[Block]:
+        """A classic pcap file as ``("pcap", buffer, start, stop, (byte order, ticks per second,
+        link type))``: ``buffer[start:stop]`` holds whole packet records (16-byte record header,
+        then the packet) and nothing else.
 
         For readers that decode records in place instead of taking one object per packet (the
-        native engine's loop); :attr:`pcap_header` holds ``(byte order, ticks per second, link
-        type)`` from the first block on. Records are cut out of large reads: one read() per packet
-        would cost more than the parsing; memory stays about one chunk."""
+        native engine's loop). Records are cut out of large reads: one read() per packet would
+        cost more than the parsing; memory stays about one chunk."""
         header = self._read(24)
         if len(header) < 24:
             raise CaptureError("the pcap file header is incomplete", path=self.path, fix=FIX_NOT_CAPTURE)
@@ -291,7 +292,7 @@ class PacketReader:
                 pos = end
                 frames += 1
             if pos:
-                yield chunk, 0, pos
+                yield "pcap", chunk, 0, pos, self.pcap_header
             self.frames = frames
             if bad:
                 self._truncated(f"implausible packet length {bad}")
@@ -302,10 +303,13 @@ class PacketReader:
                 return
             chunk = chunk[pos:]
 
+    def blocks(self) -> Iterator[Block]:
+        """The file in blocks to decode in place: :meth:`pcap_blocks` or :meth:`pcapng_blocks`."""
+        return self.pcap_blocks() if self.format == "pcap" else self.pcapng_blocks()
+
     def _pcap(self) -> Iterator[Packet]:
         frame = 0
-        for buf, pos, stop in self.pcap_blocks():
-            order, ticks, linktype = self.pcap_header
+        for _kind, buf, pos, stop, (order, ticks, linktype) in self.pcap_blocks():
             unpack = struct.Struct(order + "III").unpack_from
             while pos < stop:
                 sec, frac, incl = unpack(buf, pos)
@@ -314,90 +318,135 @@ class PacketReader:
                 pos += 16 + incl
 
     # -- pcapng ---------------------------------------------------------------------------
-    def _pcapng(self) -> Iterator[Packet]:
-        read = self._read
+    def pcapng_blocks(self) -> Iterator[Block]:
+        """A pcapng file as runs of Enhanced Packet Blocks to decode in place, and single packets.
+
+        Yields ``("epb", buffer, start, stop, (byte order, interfaces))``: ``buffer[start:stop]``
+        holds whole EPBs of one section, each on a declared interface and with its packet inside
+        the block (interfaces: ``(link type, ticks per second, offset, snaplen)`` by index); and
+        ``("packet", time, link type, data)`` for Simple and obsolete Packet Blocks. Section and
+        interface blocks and Decryption Secrets (into :attr:`secrets`) are read on the way, so a
+        run comes after every block that precedes it in the file."""
         order = "<"
         ifaces: list[tuple[int, int, float, int]] = []  # (linktype, ticks per second, offset, snaplen)
-        frame = 0
-        last_time = 0.0
         first = True
+        last_time = 0.0  # of the last EPB: a Simple Packet Block has no time of its own
+        epb_time = struct.Struct("<8x4xII").unpack_from
+        chunk = b""
+        frames = 0
         while True:
-            h = read(8)
-            if len(h) < 8:
-                if h:
-                    self._truncated("incomplete block header")
-                break
-            btype = struct.unpack(order + "I", h[:4])[0]
-            if btype == PCAPNG_SHB:
-                bom = read(4)
-                if len(bom) < 4:
-                    self._truncated("incomplete section header")
+            more = self._read(CHUNK)
+            chunk = chunk + more if chunk else more
+            n = len(chunk)
+            pos = 0
+            run = -1  # start of the current run of EPBs
+            last_epb = -1
+            while n - pos >= 12:
+                btype, blen = struct.unpack_from(order + "II", chunk, pos)
+                if btype == PCAPNG_SHB:
+                    bom = chunk[pos + 8:pos + 12]
+                    if bom not in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"):
+                        raise CaptureError("pcapng section header has a bad byte-order magic", path=self.path,
+                                           fix=FIX_NOT_CAPTURE)
+                    shb_order = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
+                    blen = struct.unpack_from(shb_order + "I", chunk, pos + 4)[0]
+                    if blen < 28 or blen % 4 or blen > MAX_BLOCK:
+                        raise CaptureError(f"pcapng section header has a bad length ({blen})", path=self.path,
+                                           fix=FIX_NOT_CAPTURE)
+                elif first:
+                    raise CaptureError("pcapng file does not start with a section header", path=self.path,
+                                       fix=FIX_NOT_CAPTURE)
+                elif blen < 12 or blen % 4 or blen > MAX_BLOCK:
+                    if run >= 0:
+                        yield "epb", chunk, run, pos, (order, ifaces)
+                    self.frames = frames
+                    self._truncated(f"damaged block (length {blen})")
+                    return
+                end = pos + blen
+                if end > n:
                     break
-                if bom == b"\x4d\x3c\x2b\x1a":
-                    order = "<"
-                elif bom == b"\x1a\x2b\x3c\x4d":
-                    order = ">"
-                else:
-                    raise CaptureError("pcapng section header has a bad byte-order magic", path=self.path, fix=FIX_NOT_CAPTURE)
-                blen = struct.unpack(order + "I", h[4:8])[0]
-                if blen < 28 or blen % 4 or blen > MAX_BLOCK:
-                    raise CaptureError(f"pcapng section header has a bad length ({blen})", path=self.path, fix=FIX_NOT_CAPTURE)
-                body = read(blen - 12)
-                if len(body) < blen - 12:
-                    self._truncated("incomplete section header")
-                    break
-                ifaces = []
-                first = False
+                if btype == 6 and blen >= 32:
+                    iface, incl = struct.unpack_from(order + "I8xI", chunk, pos + 8)
+                    if iface < len(ifaces) and incl <= blen - 32:  # the usual EPB: into the run
+                        if run < 0:
+                            run = pos
+                        last_epb = pos
+                        frames += 1
+                        pos = end
+                        continue
+                if run >= 0:  # any other block ends the run
+                    yield "epb", chunk, run, pos, (order, ifaces)
+                    run = -1
+                if last_epb >= 0:
+                    hi, lo = (epb_time if order == "<" else struct.Struct(">8x4xII").unpack_from)(chunk, last_epb)
+                    linktype, per_second, offset, _snap = ifaces[struct.unpack_from(order + "I", chunk, last_epb + 8)[0]]
+                    last_time = ((hi << 32) | lo) / per_second + offset
+                    last_epb = -1
+                body = chunk[pos + 8:end - 4]
+                pos = end
+                if btype == PCAPNG_SHB:
+                    order, ifaces, first = shb_order, [], False
+                elif btype in (6, 2):  # an EPB the run cannot take, or an obsolete Packet Block
+                    if len(body) < 20:
+                        continue
+                    if btype == 6:
+                        iface, hi, lo, incl = struct.unpack_from(order + "IIII", body)
+                    else:
+                        iface, _drops, hi, lo, incl = struct.unpack_from(order + "HHIII", body)
+                    if iface >= len(ifaces):
+                        self.notes.append(f"packet for undeclared interface {iface} skipped")
+                        continue
+                    linktype, per_second, offset, _snap = ifaces[iface]
+                    last_time = ((hi << 32) | lo) / per_second + offset  # division: exact to the float
+                    frames += 1
+                    self.frames = frames
+                    yield "packet", last_time, linktype, body[20:20 + incl]
+                elif btype == 3:  # simple packet block: interface 0, no timestamp
+                    if not ifaces or len(body) < 4:
+                        continue
+                    orig = struct.unpack_from(order + "I", body)[0]
+                    linktype, _tick, _offset, snap = ifaces[0]
+                    frames += 1
+                    self.frames = frames
+                    yield "packet", last_time, linktype, body[4:4 + (min(orig, snap) if snap else orig)]
+                elif btype == 1:  # interface description
+                    if len(body) >= 8:
+                        linktype, _res, snap = struct.unpack_from(order + "HHI", body)
+                        tick, offset = _if_options(body[8:], order)
+                        ifaces = [*ifaces, (linktype, tick, offset, snap)]  # a new list: runs out keep theirs
+                elif btype == 10 and len(body) >= 8:  # decryption secrets
+                    stype, slen = struct.unpack_from(order + "II", body)
+                    if stype == DSB_TLS_KEY_LOG:
+                        self.secrets.append(bytes(body[8:8 + slen]))
+            if run >= 0:
+                yield "epb", chunk, run, pos, (order, ifaces)
+            if last_epb >= 0:
+                hi, lo = (epb_time if order == "<" else struct.Struct(">8x4xII").unpack_from)(chunk, last_epb)
+                linktype, per_second, offset, _snap = ifaces[struct.unpack_from(order + "I", chunk, last_epb + 8)[0]]
+                last_time = ((hi << 32) | lo) / per_second + offset
+            self.frames = frames
+            if not more:
+                if pos < n:
+                    self._truncated("incomplete block header" if n - pos < 8 else
+                                    "incomplete section header" if first else "incomplete last block")
+                return
+            chunk = chunk[pos:]
+
+    def _pcapng(self) -> Iterator[Packet]:
+        frame = 0
+        for block in self.pcapng_blocks():
+            if block[0] == "packet":
+                frame += 1
+                yield frame, block[1], block[2], block[3]
                 continue
-            if first:
-                raise CaptureError("pcapng file does not start with a section header", path=self.path, fix=FIX_NOT_CAPTURE)
-            blen = struct.unpack(order + "I", h[4:8])[0]
-            if blen < 12 or blen % 4 or blen > MAX_BLOCK:
-                self._truncated(f"damaged block (length {blen})")
-                break
-            body = read(blen - 8)
-            if len(body) < blen - 8:
-                self._truncated("incomplete last block")
-                break
-            body = body[:-4]
-            if btype == 6 or btype == 2:  # enhanced / obsolete packet block
-                if btype == 6:
-                    if len(body) < 20:
-                        continue
-                    iface, hi, lo, incl, _orig = struct.unpack_from(order + "IIIII", body)
-                    data = body[20:20 + incl]
-                else:
-                    if len(body) < 20:
-                        continue
-                    iface, _drops, hi, lo, incl, _orig = struct.unpack_from(order + "HHIIII", body)
-                    data = body[20:20 + incl]
-                if iface >= len(ifaces):
-                    self.notes.append(f"packet for undeclared interface {iface} skipped")
-                    continue
+            _kind, buf, pos, stop, (order, ifaces) = block
+            unpack = struct.Struct(order + "6I").unpack_from  # type, length, interface, time high, low, captured
+            while pos < stop:
+                _btype, blen, iface, hi, lo, incl = unpack(buf, pos)
                 linktype, per_second, offset, _snap = ifaces[iface]
-                last_time = ((hi << 32) | lo) / per_second + offset  # division: exact to the float
                 frame += 1
-                self.frames = frame
-                yield frame, last_time, linktype, data
-            elif btype == 3:  # simple packet block: interface 0, no timestamp
-                if not ifaces or len(body) < 4:
-                    continue
-                orig = struct.unpack_from(order + "I", body)[0]
-                linktype, _tick, _offset, snap = ifaces[0]
-                incl = min(orig, snap) if snap else orig
-                frame += 1
-                self.frames = frame
-                yield frame, last_time, linktype, body[4:4 + incl]
-            elif btype == 1:  # interface description
-                if len(body) < 8:
-                    continue
-                linktype, _res, snap = struct.unpack_from(order + "HHI", body)
-                tick, offset = _if_options(body[8:], order)
-                ifaces.append((linktype, tick, offset, snap))
-            elif btype == 10 and len(body) >= 8:  # decryption secrets
-                stype, slen = struct.unpack_from(order + "II", body)
-                if stype == DSB_TLS_KEY_LOG:
-                    self.secrets.append(bytes(body[8:8 + slen]))
+                yield frame, ((hi << 32) | lo) / per_second + offset, linktype, buf[pos + 28:pos + 28 + incl]
+                pos += blen
 
 
 def _if_options(opts: bytes, order: str) -> tuple[int, float]:

@@ -301,8 +301,11 @@ def typed(values: list[Any], dtype: Any) -> Any:
             return pd.arrays.BooleanArray(data, mask)
         if dtype == UTC_TIME:
             return utc_array(np.fromiter((np.nan if x is None else x for x in values), dtype=np.float64, count=n))
-        if dtype == "string":
-            return pd.array(values, dtype="string")
+        if dtype == "string":  # each distinct string converted once (names, fingerprints repeat)
+            objects = np.empty(n, dtype=object)
+            objects[:] = values
+            codes, distinct = pd.factorize(objects)
+            return pd.array(distinct, dtype="string").take(codes, allow_fill=True)
         if isinstance(dtype, pd.CategoricalDtype):
             return pd.Categorical(values, dtype=dtype)
         if dtype == LIST:

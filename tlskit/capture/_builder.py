@@ -594,7 +594,7 @@ def _server_fields(sh: Any) -> _Server:
     return _Server(known, sh.cipher_suite, sh.session_id, sh.psk_accepted, sh.alpn)
 
 
-_RAW_SERVER: dict[tuple[Any, ...], tuple[_Server, int, bool]] = {}  # raw ServerHello key -> parsed
+_RAW_SERVER: dict[bytes, tuple[_Server, int, bool]] = {}  # raw ServerHello key -> parsed
 
 
 def _server_hello(body: bytes, conn: _Conn, frame: int) -> tuple[_Server, int, bool] | None:
@@ -617,36 +617,39 @@ def _server_hello(body: bytes, conn: _Conn, frame: int) -> tuple[_Server, int, b
     return server._replace(session_id=found[1]), version, hrr  # type: ignore[index]
 
 
-def _server_raw_key(body: bytes) -> tuple[tuple[Any, ...], bytes] | None:
+def _server_raw_key(body: bytes) -> tuple[bytes, bytes] | None:
     """(key, session id) of a structurally sound ServerHello body (same checks as
-    parse_server_hello); None when it is damaged or a TLS 1.3 draft layout."""
+    parse_server_hello); None when it is damaged or a TLS 1.3 draft layout. The key: the body
+    without the random (but whether it is the HelloRetryRequest one), the session id and the
+    key share's bytes, which change per connection and feed no column."""
     from tlskit.tls.handshake import HRR_RANDOM, _is_early_tls13_draft
 
     n = len(body)
-    if n < 35 or _is_early_tls13_draft(int.from_bytes(body[:2], "big")):
+    if n < 35 or _is_early_tls13_draft((body[0] << 8) | body[1]):
         return None
     pos = 35 + body[34]
     if pos + 3 > n:
         return None
     session_id = body[35:pos]
-    head = (body[:2], body[2:34] == HRR_RANDOM, body[pos:pos + 3])
+    parts = [body[:2], b"\x01" if body[2:34] == HRR_RANDOM else b"\x00", body[pos:pos + 3]]
     pos += 3
-    exts: list[Any] = []
     if pos < n:
-        if pos + 2 > n or pos + 2 + int.from_bytes(body[pos:pos + 2], "big") != n:
+        if pos + 2 > n or pos + 2 + ((body[pos] << 8) | body[pos + 1]) != n:
             return None
-        pos += 2
+        pos = mark = pos + 2
         while pos < n:
             if pos + 4 > n:
                 return None
-            etype = int.from_bytes(body[pos:pos + 2], "big")
-            end = pos + 4 + int.from_bytes(body[pos + 2:pos + 4], "big")
+            etype, elen = _EXT_HEAD(body, pos)
+            end = pos + 4 + elen
             if end > n:
                 return None
-            # the key share's bytes change per connection and feed no column
-            exts.append((etype, None if etype == 0x0033 else body[pos + 4:end]))
+            if etype == 0x0033:
+                parts += (body[mark:pos], b"\x00\x33\xff\xff")
+                mark = end
             pos = end
-    return (*head, tuple(exts)), session_id
+        parts.append(body[mark:n])
+    return b"".join(parts), session_id
 
 
 _SHAPES: dict[tuple[Any, ...], dict[str, Any]] = {}  # ClientHello shape -> its columns (bounded below)
@@ -959,20 +962,16 @@ class _Rows:
         self.objects: dict[str, list[Any]] = {
             c.name: [] for c in cols if c.name not in self.ints + self.bools + self.times}
         self.count = 0
-        # per row, values are picked in C (itemgetter) from the row laid over a blank one
-        self.blank = dict.fromkeys(self.dtypes)
-        self.pick_ints, self.pick_bools, self.pick_times, self.pick_objects = (
-            _picker(names) for names in (self.ints, self.bools, self.times, list(self.objects)))
-        self.appends = [values.append for values in self.objects.values()]
+        self.appends = [(values.append, name) for name, values in self.objects.items()]
 
     def add(self, row: dict[str, Any]) -> None:
         """One row; columns it does not name are missing."""
-        full = {**self.blank, **row}
-        self.int_values.extend([-1 if v is None else v for v in self.pick_ints(full)])
-        self.bool_values.extend([-1 if v is None else v for v in self.pick_bools(full)])
-        self.time_values.extend([_NAN if v is None else v for v in self.pick_times(full)])
-        for append, value in zip(self.appends, self.pick_objects(full), strict=True):
-            append(value)
+        get = row.get
+        self.int_values.extend([-1 if (v := get(name)) is None else v for name in self.ints])
+        self.bool_values.extend([-1 if (v := get(name)) is None else v for name in self.bools])
+        self.time_values.extend([_NAN if (v := get(name)) is None else v for name in self.times])
+        for append, name in self.appends:
+            append(get(name))
         self.count += 1
 
     def amend(self, position: int, end_time: float, retransmission: bool) -> None:
@@ -1012,13 +1011,6 @@ class _Rows:
 
 
 _NAN = float("nan")
-
-
-def _picker(names: list[str]) -> Any:
-    """A function returning the values of `names` from a dict, as a tuple."""
-    if len(names) == 1:
-        return lambda row: (row[names[0]],)
-    return operator.itemgetter(*names) if names else lambda row: ()
 _INT_DTYPES = ("UInt8", "UInt16", "UInt32", "Int64")
 
 

@@ -1,7 +1,8 @@
 """Host names as users type them: is it an IP address or a DNS name?
 
-Shared by :mod:`tlskit.sni` and :mod:`tlskit.capture_plan`: both need to know whether a
-client would send the host as SNI, and RFC 6066 (section 3) forbids IP literals there.
+Shared by :mod:`tlskit.sni` and :mod:`tlskit.capture_plan` (would a client send the host as
+SNI? RFC 6066 section 3 forbids IP literals there), the diagnosis's name matching and the
+report's redaction of addresses.
 """
 
 from __future__ import annotations

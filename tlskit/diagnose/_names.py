@@ -11,17 +11,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
+from tlskit._hosts import is_ip_literal
+
 
 def _norm(name: str) -> str:
     return name.strip().rstrip(".").lower()
 
 
-def is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
+is_ip = is_ip_literal  # the name this module's callers use
 
 
 def dns_matches(pattern: str, name: str) -> bool:

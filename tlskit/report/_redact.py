@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from tlskit._hosts import is_ip_literal
+
 _IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
 _DOC_V4 = ["192.0.2.", "198.51.100.", "203.0.113."]
 # Columns of the tables that carry addresses or names (lists are redacted item by item).
@@ -162,12 +164,7 @@ class Redactor:
         return self.frame(diagnosis, _TEXT_COLUMNS["diagnosis"])
 
 
-def _looks_like_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+_looks_like_ip = is_ip_literal
 
 
 def _looks_like_host(text: str) -> bool:

@@ -400,13 +400,7 @@ class NativeEngine:
         conn.last_time = ts
         if conn.dead:
             return
-        if not payload_len and not flags & (SYN | FIN | RST) and conn.last is not None:
-            conn.last = (frame, ts, side, flags, 0)
-            conn.last_emitted = False
-            half = conn.halves[side]
-            if half.max_end is None or (seq - half.max_end) & 0xFFFFFFFF < 0x80000000:
-                half.max_end = seq
-            return
+        # (a bare ACK of a known connection never comes here: the callers handle it)
         self._packet(conn, side, frame, ts, flags, seq, data[start:end] if payload_len else b"")
 
     def _open(self, route: bytes, frame: int, ts: float, mid: bool) -> Conn:

@@ -302,7 +302,7 @@ class _Conn:
              notes: list[str] | None = None) -> None:
         """A TLS unit (see _events.TlsUnit) sent by ``side`` (0 or 1)."""
         if self.position is not None:
-            raise ValueError("a TLS unit after close(): engines close a connection when both sides have ended")
+            return  # not sent by the engines (a direction parses nothing once both ended); never fail a load
         if time > self.end_time:
             self.end_time = time
         if not self.tls:
@@ -528,7 +528,7 @@ class _Conn:
             "encrypted_alert_from": self.encrypted_alert_from(est),
         }
         if ch is not None:
-            out.update(ch.columns)  # lists shared by every hello of its shape: conform() copies them
+            out.update(ch.columns)  # lists shared by every hello of its shape (cells are read-only)
             out["sni"] = ch.sni
         if sh is not None:
             out.update(sh.columns)
@@ -888,7 +888,7 @@ def _certificates(msg: bytes, mtype: int, tls13: bool, conn: _Conn, frame: int) 
 
 def _cert_row(conn_id: int, side: str, pos: int, frame: int, time: float, der: bytes) -> dict[str, Any]:
     row: dict[str, Any] = {"conn_id": conn_id, "side": side, "position": pos, "frame": frame, "time": time}
-    row.update(_described(der))  # its lists are shared by every row of this DER: conform() copies them
+    row.update(_described(der))  # its lists are shared by every row of this DER (cells are read-only)
     row["der"] = der
     return row
 

@@ -190,6 +190,8 @@ class Conn:
         self.mid = mid  # capture started mid-connection (no SYN seen)
 
 
+_DONE = (Half(), Half())  # the halves of every finished connection (dead: never read or written)
+
 # A TLS unit on its way to the builder: side, frame, time, content type, record version, length,
 # body, encrypted, decrypted, sslv2, notes (a list: a bulk record's frame and time are set late).
 Unit = list[Any]
@@ -247,8 +249,9 @@ class NativeEngine:
         try:
             self._decryptor = _make_decryptor(self.keylog, reader)
             self._run(reader)
-            for conn, _side in list(self._conns.values()):
-                self._finish(conn)
+            for conn, side in list(self._conns.values()):
+                if side == 0:  # each connection once (its two entries are replaced together)
+                    self._finish(conn)
             self._conns.clear()
             self._closing.clear()
         finally:
@@ -342,7 +345,7 @@ class NativeEngine:
         """One captured frame: decode down to TCP and hand the segment on."""
         fast = _ETH_IPV4_TCP.unpack_from(data) if linktype == 1 and len(data) >= 54 else None
         if fast is not None and fast[0] == 0x0800 and fast[1] == 0x45 and fast[4] == 6 and not fast[3] & 0x3FFF:
-            _etype, _vhl, total, _fragment, _proto, route, seq, doff, flags = fast  # the usual frame, as in _run_pcap
+            _etype, _vhl, total, _fragment, _proto, route, seq, doff, flags = fast  # the usual frame, as in _run
             t = 34
             end = 14 + total if total and total + 14 < len(data) else len(data)
         else:
@@ -484,7 +487,7 @@ class NativeEngine:
             conn.sink = None
         conn.dead = True
         conn.pending = []
-        conn.halves = (Half(), Half())
+        conn.halves = _DONE  # its buffers go; nothing reads them again (dead)
 
     # -- to the builder -------------------------------------------------------------------
     def _tcp(self, conn: Conn, side: int, frame: int, ts: float, flags: int, plen: int, retrans: bool) -> None:
@@ -575,7 +578,7 @@ class NativeEngine:
         elif not conn.tls and self._hopeless(conn):
             conn.dead = True
             conn.pending = []
-            conn.halves = (Half(), Half())
+            conn.halves = _DONE  # its buffers go; nothing reads them again (dead)
             if not conn.closed:
                 self._closing.append(conn)
 

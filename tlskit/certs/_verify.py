@@ -29,6 +29,7 @@ from cryptography.x509 import verification as xv
 from tlskit.certs._hostname import check_hostname
 from tlskit.certs._readers import as_truststore
 from tlskit.certs._store import (
+from tlskit._hosts import is_ip_literal
     TrustEntry,
     Truststore,
     dn,
@@ -606,11 +607,7 @@ _SOURCE = {"san_dns": "subjectAltName DNS names", "san_ip": "subjectAltName IP a
 
 
 def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name.strip("[]"))
-        return True
-    except ValueError:
-        return False
+    return is_ip_literal(name.strip("[]"))  # a URL's host may come bracketed: [::1]
 
 
 def _valid_at(cert: x509.Certificate, at: datetime) -> bool:

@@ -26,10 +26,10 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import verification as xv
 
+from tlskit._hosts import is_ip_literal
 from tlskit.certs._hostname import check_hostname
 from tlskit.certs._readers import as_truststore
 from tlskit.certs._store import (
-from tlskit._hosts import is_ip_literal
     TrustEntry,
     Truststore,
     dn,

@@ -331,7 +331,6 @@ class PacketReader:
         ifaces: list[tuple[int, int, float, int]] = []  # (linktype, ticks per second, offset, snaplen)
         first = True
         last_time = 0.0  # of the last EPB: a Simple Packet Block has no time of its own
-        epb_time = struct.Struct("<8x4xII").unpack_from
         chunk = b""
         frames = 0
         while True:
@@ -378,9 +377,7 @@ class PacketReader:
                     yield "epb", chunk, run, pos, (order, ifaces)
                     run = -1
                 if last_epb >= 0:
-                    hi, lo = (epb_time if order == "<" else struct.Struct(">8x4xII").unpack_from)(chunk, last_epb)
-                    linktype, per_second, offset, _snap = ifaces[struct.unpack_from(order + "I", chunk, last_epb + 8)[0]]
-                    last_time = ((hi << 32) | lo) / per_second + offset
+                    last_time = _epb_time(chunk, last_epb, order, ifaces)
                     last_epb = -1
                 body = chunk[pos + 8:end - 4]
                 pos = end
@@ -421,9 +418,7 @@ class PacketReader:
             if run >= 0:
                 yield "epb", chunk, run, pos, (order, ifaces)
             if last_epb >= 0:
-                hi, lo = (epb_time if order == "<" else struct.Struct(">8x4xII").unpack_from)(chunk, last_epb)
-                linktype, per_second, offset, _snap = ifaces[struct.unpack_from(order + "I", chunk, last_epb + 8)[0]]
-                last_time = ((hi << 32) | lo) / per_second + offset
+                last_time = _epb_time(chunk, last_epb, order, ifaces)
             self.frames = frames
             if not more:
                 if pos < n:
@@ -447,6 +442,13 @@ class PacketReader:
                 frame += 1
                 yield frame, ((hi << 32) | lo) / per_second + offset, linktype, buf[pos + 28:pos + 28 + incl]
                 pos += blen
+
+
+def _epb_time(buf: bytes, pos: int, order: str, ifaces: list[tuple[int, int, float, int]]) -> float:
+    """Epoch seconds of the Enhanced Packet Block at buf[pos] (on a declared interface)."""
+    iface, hi, lo = struct.unpack_from(order + "III", buf, pos + 8)
+    _linktype, per_second, offset, _snap = ifaces[iface]
+    return ((hi << 32) | lo) / per_second + offset
 
 
 def _if_options(opts: bytes, order: str) -> tuple[int, float]:

@@ -10,6 +10,9 @@ the process and of its largest child) is its own:
   extrapolated by packets/s;
 - ``load-tshark``: ``tlskit.load(path, engine="tshark")``;
 - ``load-native``: ``tlskit.load(path, engine="native")``;
+- ``load-native-workers``: the same with ``workers=`` the number of cores (each worker reads
+  the file and keeps its share of the connections; their CPU time is in ``cpu_seconds``, the
+  largest worker's peak in ``peak_mb_children``);
 - ``engine-native`` / ``events-tshark`` (optional): the engine alone (the native one feeding a
   sink that keeps nothing; tshark's event stream), without building tables, to show where a
   load's time goes.
@@ -129,7 +132,10 @@ def case(name: str, path: Path, pyshark_packets: int) -> dict[str, object]:
         started, cpu = time.perf_counter(), _cpu_seconds()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            cap = tlskit.load(path, engine=name.removeprefix("load-"), progress=False)
+            engine, _, per_core = name.removeprefix("load-").partition("-")
+            workers = len(os.sched_getaffinity(0)) if per_core else 1  # "load-native-workers": one per core
+            cap = tlskit.load(path, engine=engine, progress=False, workers=workers)
+        result["workers"] = workers
         result["cpu_seconds"] = round(_cpu_seconds() - cpu, 2)
         result["connections"] = len(cap.connections)
         result["messages"] = len(cap.messages)
@@ -148,7 +154,7 @@ def main() -> None:
     ap.add_argument("--case", help=argparse.SUPPRESS)
     ap.add_argument("--pyshark-packets", type=int, default=20_000)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "results.json")
-    ap.add_argument("--cases", default="tshark-fields,pyshark,load-native,engine-native,load-tshark")
+    ap.add_argument("--cases", default="tshark-fields,pyshark,load-native,load-native-workers,engine-native,load-tshark")
     args = ap.parse_args()
     if args.case:  # child: one measurement, JSON on stdout
         print(json.dumps(case(args.case, args.capture, args.pyshark_packets)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import Any
 
 
 class TlskitError(Exception):
@@ -20,6 +21,11 @@ class TlskitError(Exception):
         self.path = str(path) if path is not None else None
         self.fix = fix
         super().__init__(self._line())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from its parts in the process that receives it (a pool worker's error
+        # reaches load() whole: what, path and fix, not a message read as `what`)
+        return _rebuild, (type(self), self.what, self.path, self.fix)
 
     def _line(self) -> str:
         where = f"{self.path}: " if self.path else ""
@@ -33,6 +39,10 @@ class TlskitError(Exception):
             '<div style="border-left:4px solid #c0392b;padding:4px 8px;background:#fdf2f2">'
             f"<b>{type(self).__name__}</b>: {where}{html.escape(self.what)}{fix}</div>"
         )
+
+
+def _rebuild(cls: type[TlskitError], what: str, path: str | None, fix: str | None) -> TlskitError:
+    return cls(what, path=path, fix=fix)
 
 
 class CaptureError(TlskitError):

@@ -68,3 +68,15 @@ def test_tshark_engine_gives_the_same_answer(conformance: Path, capsys: pytest.C
         assert main(["diagnose", str(conformance / FAILURE), "--json", "--engine", engine]) == 0
         answers.append([(r["cause"], r["alert"], r["rule"]) for r in json.loads(capsys.readouterr().out)])
     assert answers[0] == answers[1] == [("cipher_mismatch", "handshake_failure", "cipher.weak_offer")]
+
+
+def test_workers_option_gives_the_same_answer(conformance: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    answers = []
+    for workers in ("1", "2"):
+        assert main(["diagnose", str(conformance / FAILURE), "--json", "--workers", workers]) == 0
+        answers.append(json.loads(capsys.readouterr().out))
+    assert answers[0] == answers[1] and answers[0][0]["cause"] == "cipher_mismatch"
+    with pytest.raises(SystemExit) as bad:
+        main(["diagnose", str(conformance / FAILURE), "--workers", "0"])
+    assert bad.value.code == 2
+    assert "a number of processes (1 or more), not '0'" in capsys.readouterr().err

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from tlskit.capture._builder import build_tables
+from tlskit.capture._processes import start_method
 from tlskit.errors import CaptureWarning, NotFoundError
 
 Tables = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]  # messages, connections, certificates
@@ -164,8 +165,13 @@ def _progress_bar(path: Path, progress: bool | None) -> tuple[Callable[[int, int
 
 
 def _read_tables(path: Path, keylog: Path | None, engine: str,
-                 progress: Callable[[int, int], None] | None) -> tuple[Tables, Any]:
+                 progress: Callable[[int, int], None] | None, workers: int = 1,
+                 method: str = "fork") -> tuple[Tables, Any]:
     """(messages, connections, certificates) and the engine that read them (for its notes)."""
+    if engine == "native" and workers > 1:
+        from tlskit.capture._split import read_split
+
+        return read_split(path, keylog, workers, method, progress)
     if engine == "native":
         from tlskit.capture._native import NativeEngine
 
@@ -189,8 +195,21 @@ def _not_analysed(skipped: Mapping[str, int]) -> tuple[str, tuple[str, ...]]:
     return ", ".join(f"{skipped[key]} {names[key]}" for key in found), found
 
 
+def _workers(workers: int | None, engine: str, path: Path) -> int:
+    """The number of processes to read `path` with (see load)."""
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer or None (one per core), not {workers!r}")
+    if workers > 1 and engine != "native":
+        raise ValueError(f"workers={workers} needs engine='native' (the tshark engine reads a file in one process)")
+    if workers > 1 and not path.is_file():
+        return 1  # a pipe (or a missing file: reported as such by the reader)
+    return workers
+
+
 def load(path: str | Path, *, keylog: str | Path | None = None, engine: str = "native",
-         progress: bool | None = None) -> Capture:
+         progress: bool | None = None, workers: int | None = 1) -> Capture:
     """Read a capture file into the messages / connections / certificates tables.
 
     Parameters
@@ -204,6 +223,11 @@ def load(path: str | Path, *, keylog: str | Path | None = None, engine: str = "n
         ``"native"`` (default, no tshark needed) or ``"tshark"``.
     progress
         Show a progress bar over bytes read; None: only for big files in a notebook or terminal.
+    workers
+        Processes reading the capture (native engine): each reads the whole file and keeps its
+        share of the TCP connections, and the tables are the same as with one. None: one per
+        CPU core. Worth it for captures of many connections (hundreds of MB); memory grows
+        while the parts are merged. A pipe can be read only once, so it gets one worker.
 
     Returns
     -------
@@ -220,6 +244,8 @@ def load(path: str | Path, *, keylog: str | Path | None = None, engine: str = "n
     """
     p = Path(path)
     kl = Path(keylog) if keylog is not None else None
+    workers = _workers(workers, engine, p)
+    method = start_method() if workers > 1 else "fork"  # before the progress bar starts its thread
     if kl is not None:
         from tlskit.tls.keylog import read_keylog
 
@@ -233,7 +259,7 @@ def load(path: str | Path, *, keylog: str | Path | None = None, engine: str = "n
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", CaptureWarning)
-            (messages, connections, certificates), eng = _read_tables(p, kl, engine, update)
+            (messages, connections, certificates), eng = _read_tables(p, kl, engine, update, workers, method)
             notes.extend(getattr(eng, "notes", []))
     finally:
         if collecting:

@@ -23,7 +23,6 @@ import html
 import multiprocessing
 import os
 import shutil
-import signal
 import sys
 import uuid
 import warnings
@@ -34,6 +33,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from tlskit.capture._processes import ignore_sigint, start_method
 from tlskit.errors import CaptureError, CaptureWarning, TlskitError
 
 TABLES = ("messages", "connections", "certificates", "diagnosis")
@@ -251,25 +251,8 @@ def _export(job: _Job, res: _Result) -> str | None:
     return str(final)
 
 
-def _ignore_sigint() -> None:
-    # The parent alone handles Ctrl-C, then terminates the pool: workers must not die
-    # half-way on their own and leave the pool waiting for results that never come.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _start_method() -> str:
-    """fork when this process has no other thread (fast, and scripts need no __main__ guard);
-    otherwise forkserver, since forking a threaded process (a notebook kernel) can deadlock."""
-    import threading
-
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
-        return "fork"
-    return "forkserver" if "forkserver" in methods else "spawn"
-
-
 def _pool_map(jobs: list[_Job], workers: int, bar: Any, method: str) -> Iterator[_Result]:
-    pool = multiprocessing.get_context(method).Pool(workers, initializer=_ignore_sigint)
+    pool = multiprocessing.get_context(method).Pool(workers, initializer=ignore_sigint)
     try:
         for res in pool.imap_unordered(_load_one, jobs):
             if bar is not None:
@@ -397,7 +380,7 @@ def load_many(
         for i, (f, n, k) in enumerate(zip(files, names, keylogs, strict=True))
     ]
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    method = _start_method()  # before the progress bar, whose monitor is a thread
+    method = start_method()  # before the progress bar, whose monitor is a thread
     bar = _progress(progress, len(jobs))
     results: list[_Result] = []
     try:

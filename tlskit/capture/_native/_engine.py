@@ -70,6 +70,12 @@ _EPB_LE, _EPB_BE = struct.Struct("<4x5I"), struct.Struct(">4x5I")  # pcapng EPB:
 _ETH_IPV4_TCP = struct.Struct("!12xHBxH2xHxB2x12sI4xBB")  # ... addresses and ports as one key, seq, offset, flags
 
 
+def share_of(route: bytes, parts: int) -> int:
+    """Which of `parts` workers reads the TCP flow `route` (addresses and ports as on the wire):
+    the byte sum is the same in both directions, and ephemeral ports spread it evenly."""
+    return sum(route) % parts
+
+
 def _is_tls13(version: int | None) -> bool:
     return version is not None and (version == 0x0304 or (version >> 8) in (0x7F, 0x7E, 0xFB))
 
@@ -208,15 +214,20 @@ class NativeEngine:
         SSLKEYLOGFILE path; secrets embedded in pcapng Decryption Secrets Blocks are used too.
     progress
         Called with (bytes read, total bytes) every few thousand packets.
+    share
+        ``(k, n)``: this is worker k of n reading the same file; only the TCP flows with
+        :func:`share_of` == k are read (see :mod:`tlskit.capture._split`).
     """
 
     name = "native"
 
     def __init__(self, path: str | Path, keylog: str | Path | None = None, *,
-                 progress: Callable[[int, int], None] | None = None):
+                 progress: Callable[[int, int], None] | None = None, share: tuple[int, int] = (0, 1)):
         self.path = Path(path)
         self.keylog = Path(keylog) if keylog is not None else None
         self.progress = progress
+        # (k, n): read only the TCP flows whose share_of() is k, one of n workers reading the file
+        self.share, self._parts = share[0], share[1]
         self.notes: list[str] = []  # file-level remarks (skipped fragments, truncation)
         self.skipped: Counter[str] = Counter()
         self.packets = 0
@@ -398,6 +409,8 @@ class NativeEngine:
         if entry is None:
             if flags & RST and not payload_len:
                 return  # a stray reset opens nothing
+            if self._parts > 1 and share_of(route, self._parts) != self.share:
+                return  # another worker's flow
             conn = self._open(route, frame, ts, not flags & SYN)
             side = 0
         conn.last_time = ts

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import struct
 from array import array
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -35,40 +36,46 @@ from tlskit.schema import (
     utc_array,
 )
 
-# the integer fields of a message row (32-bit), in the order _Messages.rows holds them
+# the integer fields of a message row (32-bit), in the order MESSAGE_ROW packs them
 _MESSAGE_FIELDS = ("conn", "seq", "c2s", "record_version", "content_type", "handshake_type", "hrr",
                    "alert_level", "alert_description", "encrypted", "decrypted", "length")
 
 
-class _Messages:
-    """Message rows of all connections in two compact arrays (a tuple of Python objects per
-    message would dominate the memory of a capture with many connections): the integer fields
-    of each row one after the other (:data:`_MESSAGE_FIELDS`; -1 where a code does not apply),
-    the frame numbers and the times. One ``extend`` per row: appending to a dozen arrays costs more."""
+# one message row as stored: the integer fields (_MESSAGE_FIELDS), the frame number (UInt32 as in
+# the schema) and the time, packed: one call per row (a dozen appends cost more than the rest of
+# the row's work) and 60 bytes instead of a tuple of Python objects
+MESSAGE_ROW = struct.Struct(f"<{len(_MESSAGE_FIELDS)}iId")
+_MESSAGE_DTYPE = np.dtype([("fields", "<i4", (len(_MESSAGE_FIELDS),)), ("frame", "<u4"), ("time", "<f8")])
 
-    __slots__ = ("frames", "rows", "times")
+
+class _Messages:
+    """Message rows of all connections, packed one after the other (:data:`MESSAGE_ROW`; -1 where
+    a code does not apply). Rows are added with ``add(pack(...))``."""
+
+    __slots__ = ("add", "data")
+    pack = MESSAGE_ROW.pack
 
     def __init__(self) -> None:
         self.clear()
 
     def clear(self) -> None:
-        self.rows = array("i")
-        self.frames = array("I")  # frame numbers: UInt32 as in the schema
-        self.times = array("d")
+        self.data = bytearray()
+        self.add = self.data.extend
 
     def __len__(self) -> int:
-        return len(self.times)
+        return len(self.data) // MESSAGE_ROW.size
 
     def frame_for(self, conn_ids: np.ndarray) -> pd.DataFrame:
         """The messages frame, in its schema dtypes; conn_ids maps a connection's index to its conn_id."""
-        n = len(self.times)
-        table = (np.frombuffer(self.rows, dtype=np.int32) if n else np.zeros(0, np.int32)).reshape(n, len(_MESSAGE_FIELDS))
+        packed = np.frombuffer(self.data, dtype=_MESSAGE_DTYPE)
+        n = len(packed)
+        table = packed["fields"]
         ids = conn_ids[table[:, 0]]
         order = np.argsort(ids, kind="stable")  # rows of one connection stay in arrival order
 
         def field(name: str) -> np.ndarray:  # one column at a time: no sorted copy of the whole table
             if name == "frame":
-                return (np.frombuffer(self.frames, dtype=np.uint32) if n else np.zeros(0, np.uint32))[order].astype(np.int64)
+                return packed["frame"][order].astype(np.int64)
             return table[:, _MESSAGE_FIELDS.index(name)][order].astype(np.int64)  # widened for int_array's -1 test
 
         dtypes = MESSAGES.dtypes
@@ -76,7 +83,7 @@ class _Messages:
         del ids
         for name in ("seq", "frame"):
             columns[name] = int_array(field(name), "UInt32")
-        columns["time"] = utc_array((np.frombuffer(self.times, dtype=np.float64) if n else np.zeros(0))[order])
+        columns["time"] = utc_array(packed["time"][order])
         columns["direction"] = pd.Categorical.from_codes((field("c2s") == 0).astype(np.int8),
                                                          dtype=dtypes["direction"])  # c2s, s2c
         hrr = field("hrr").astype(bool)

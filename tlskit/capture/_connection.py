@@ -280,10 +280,8 @@ class Connection:
         if ct == 23 and completed_before:
             return  # application data after completion is not listed
         messages = self.messages
-        messages.rows.extend((self.index, self.nrows, is_client, record_version, ct, mtype, hrr, level, desc,
-                              encrypted, decrypted, length))
-        messages.frames.append(frame)
-        messages.times.append(time)
+        messages.add(messages.pack(self.index, self.nrows, is_client, record_version, ct, mtype, hrr, level, desc,
+                                   encrypted, decrypted, length, frame, time))
         self.nrows += 1
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 import tlskit
 from tests.conftest import DATA, ROOT
 from tlskit.capture._native._engine import share_of
+from tlskit.capture._processes import start_method
 from tlskit.capture._split import merge
 from tlskit.errors import CaptureError
 
@@ -95,6 +97,22 @@ def test_a_pipe_is_read_once_by_one_worker() -> None:
         os.close(r)
         writer.wait()
     assert len(cap.connections) == len(tlskit.load(CAPTURE, progress=False).connections)
+
+
+def test_from_a_threaded_process_like_a_notebook_kernel() -> None:
+    """A kernel has threads: the pool must not fork it (forkserver), and still gives the same tables."""
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, daemon=True)
+    thread.start()
+    try:
+        assert start_method() != "fork"
+        many = tlskit.load(CAPTURE, progress=False, workers=2)
+    finally:
+        stop.set()
+        thread.join()
+    one = tlskit.load(CAPTURE, progress=False)
+    for table in ("messages", "connections", "certificates"):
+        pd.testing.assert_frame_equal(getattr(one, table), getattr(many, table))
 
 
 def test_merge_of_one_part_is_that_part() -> None:

@@ -279,6 +279,7 @@ class NativeEngine:
         size = self.path.stat().st_size
         conns = self._conns
         eth_ipv4_tcp = _ETH_IPV4_TCP.unpack_from
+        share, parts = self.share, self._parts
         frame = 0
         next_sweep = SWEEP_EVERY
         for block in reader.blocks():
@@ -344,6 +345,8 @@ class NativeEngine:
                                     conn.last = (frame, ts, side, flags, n)
                                     conn.last_emitted = False
                                     continue
+                        if entry is None and parts > 1 and sum(route) % parts != share:
+                            continue  # another worker's flow (share_of, inline)
                         if start >= t + 20:
                             self._segment_in(entry, route, frame, ts, seq, flags, buf, t, start, end)
                         continue

@@ -31,6 +31,8 @@ _LAZY = {
     "Capture": "tlskit.capture",
     "load": "tlskit.capture",
     "load_many": "tlskit.capture",
+    "export_parquet": "tlskit.capture",
+    "read_parquet": "tlskit.capture",
     "diagnose": "tlskit.diagnose",
     "compare_ciphers": "tlskit.ciphers",
     "compare_protocols": "tlskit.ciphers",

@@ -122,6 +122,12 @@ ERRORS = [
     ("probe-sni-bad-port", ["probe-sni", "127.0.0.1:99999"], "99999"),
     ("probe-sni-no-host", ["probe-sni", ":443"], ":443"),
     ("probe-sni-closed-port", ["probe-sni", "127.0.0.1:1", "--timeout", "2"], "127.0.0.1:1"),
+    *[(f"export-{name}", ["export", name, "-o", "exported"], name)
+      for name in ("missing.pcap", "adir", "empty.pcap", "notes.pcap", "noise.pcap")],
+    ("export-keylog-missing", ["export", CAP, "-o", "exported", "--keylog", "missing.keys"], "missing.keys"),
+    ("export-out-is-file", ["export", CAP, "-o", "empty.pcap/sub"], "empty.pcap/sub"),
+    ("export-bad-workers", ["export", CAP, "-o", "exported", "--workers", "0"], "'0'"),
+    ("diagnose-bad-workers", ["diagnose", CAP, "--workers", "many"], "'many'"),
 ]
 
 # Report inputs are checked before a kernel starts (docs/dev/BUGS.md B1-B3, fixed).

@@ -185,6 +185,53 @@ def _read_tables(path: Path, keylog: Path | None, engine: str,
     raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
 
 
+@dataclass(frozen=True)
+class Summary:
+    """What the load's closing remarks need to know about its connections table."""
+
+    connections: int = 0
+    tls13_hidden: int = 0  # TLS 1.3 handshakes a key log did not decrypt
+    decrypted: bool = False
+
+    @classmethod
+    def of(cls, connections: pd.DataFrame) -> Summary:
+        if connections.empty:
+            return cls()
+        decrypted = connections["decrypted"].fillna(False)
+        tls13 = (connections["version"] == 0x0304).fillna(False)
+        return cls(len(connections), int((tls13 & ~decrypted).sum()), bool(decrypted.any()))
+
+    def __add__(self, other: Summary) -> Summary:
+        return Summary(self.connections + other.connections, self.tls13_hidden + other.tls13_hidden,
+                       self.decrypted or other.decrypted)
+
+
+def findings(path: Path, keylog: Path | None, engine: Any, summary: Summary, said: list[str]) -> list[str]:
+    """The remarks a load adds to what was said while reading (`said`): the engine's file-level
+    notes, DTLS/QUIC not analysed, no TLS found, a key log that matches nothing."""
+    out: list[str] = []
+    udp, keys = _not_analysed(getattr(engine, "skipped", None) or {})
+    # said once below, in a sentence, instead of the engine's "N packet(s) skipped: ..." notes
+    notes = [n for n in getattr(engine, "notes", []) if not any(key in n for key in keys)]
+    out.extend(f"{path}: {n}" for n in notes if not any(n in s for s in said))
+    if udp and not summary.connections:
+        out.append(f"{path}: {udp} and 0 TLS connections: tlskit reads TLS over TCP only "
+                   "(DTLS and QUIC are not analysed)")
+    elif udp:
+        out.append(f"{path}: {udp} not analysed (tlskit reads TLS over TCP only); "
+                   f"the {summary.connections} TLS connection(s) are in the tables")
+    elif not summary.connections:
+        packets = getattr(engine, "packets", None)
+        out.append(f"{path}: no TLS connection found" + (f" in {packets} packet(s)" if packets is not None else "")
+                   + "; check that the capture was taken on the right interface/port and covers the handshake")
+    if keylog is not None and summary.tls13_hidden and not summary.decrypted:
+        # A key log from another client or run decrypts nothing: say so, or diagnose would ask
+        # for the key log the user already gave.
+        out.append(f"{keylog}: none of its secrets matches the {summary.tls13_hidden} TLS 1.3 handshake(s) in "
+                   f"{path.name}; a key log from another client or another run? (the client random must match)")
+    return out
+
+
 def _not_analysed(skipped: Mapping[str, int]) -> tuple[str, tuple[str, ...]]:
     """('12 DTLS packet(s)', its counter keys) from an engine's skipped counter; ('', ()) when none."""
     from tlskit.capture._native._packet import DTLS_SKIPPED, QUIC_SKIPPED
@@ -251,7 +298,6 @@ def load(path: str | Path, *, keylog: str | Path | None = None, engine: str = "n
 
         read_keylog(kl)  # fail early, naming the key log, before reading a large capture
     update, bar = _progress_bar(p, progress)
-    notes: list[str] = []
     # Millions of small objects and no reference cycles: the cyclic collector would rescan them
     # over and over (loads slow down super-linearly); collect once afterwards instead.
     collecting = gc.isenabled()
@@ -260,7 +306,6 @@ def load(path: str | Path, *, keylog: str | Path | None = None, engine: str = "n
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", CaptureWarning)
             (messages, connections, certificates), eng = _read_tables(p, kl, engine, update, workers, method)
-            notes.extend(getattr(eng, "notes", []))
     finally:
         if collecting:
             gc.enable()
@@ -272,28 +317,7 @@ def load(path: str | Path, *, keylog: str | Path | None = None, engine: str = "n
             seen.append(str(w.message))
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    udp, keys = _not_analysed(getattr(eng, "skipped", None) or {})
-    # said once below, in a sentence, instead of the engine's "N packet(s) skipped: ..." notes
-    notes = [n for n in notes if not any(key in n for key in keys)]
-    seen.extend(f"{p}: {n}" for n in notes if not any(n in s for s in seen))
-    if udp and connections.empty:
-        seen.append(f"{p}: {udp} and 0 TLS connections: tlskit reads TLS over TCP only "
-                    "(DTLS and QUIC are not analysed)")
-    elif udp:
-        seen.append(f"{p}: {udp} not analysed (tlskit reads TLS over TCP only); "
-                    f"the {len(connections)} TLS connection(s) are in the tables")
-    elif connections.empty:
-        packets = getattr(eng, "packets", None)
-        seen.append(f"{p}: no TLS connection found" + (f" in {packets} packet(s)" if packets is not None else "")
-                    + "; check that the capture was taken on the right interface/port and covers the handshake")
-    if kl is not None and not connections.empty:
-        # A key log from another client or run decrypts nothing: say so, or diagnose would ask
-        # for the key log the user already gave.
-        tls13 = connections["version"] == 0x0304
-        hidden = int((tls13.fillna(False) & ~connections["decrypted"].fillna(False)).sum())
-        if hidden and not connections["decrypted"].fillna(False).any():
-            seen.append(f"{kl}: none of its secrets matches the {hidden} TLS 1.3 handshake(s) in {p.name}; "
-                        "a key log from another client or another run? (the client random must match)")
+    seen += findings(p, kl, eng, Summary.of(connections), said=seen)
     for message in seen:
         warnings.warn(CaptureWarning(message), stacklevel=2)
     return Capture(p, messages, connections, certificates, engine=engine, warnings=seen, keylog=kl)
@@ -310,4 +334,43 @@ def load_many(paths: str | Path | Iterable[str | Path], **options: Any) -> Any:
     return _load_many(paths, **options)
 
 
-__all__ = ["ENGINES", "Capture", "Connection", "load", "load_many"]
+def export_parquet(path: str | Path, out: str | Path, **options: Any) -> Path:
+    """Read a capture of any size into Parquet under ``out`` in bounded memory (share by share).
+
+    See :func:`tlskit.capture._export.export_parquet` for the options (keylog, shares, workers,
+    progress); :func:`read_parquet` reads the result back.
+    """
+    from tlskit.capture._export import export_parquet as _export
+
+    return _export(path, out, **options)
+
+
+def read_parquet(directory: str | Path) -> Capture:
+    """The Capture written under ``directory`` by :meth:`Capture.to_parquet` or :func:`export_parquet`.
+
+    Raises
+    ------
+    CaptureError
+        ``directory`` holds no complete tlskit export, or the tables of several captures
+        (a load_many export: read those with pandas or pyarrow).
+    """
+    from tlskit.capture._parquet import MARKER
+    from tlskit.capture._parquet import read_parquet as _read
+    from tlskit.errors import CaptureError
+
+    d = Path(directory)
+    try:
+        tables = _read(d)
+    except FileNotFoundError:
+        raise CaptureError(f"no {MARKER}: not a complete tlskit Parquet export", path=d,
+                           fix="export again (an interrupted export leaves no capture.json)") from None
+    if "capture" in tables["connections"].columns:
+        raise CaptureError("the tables of several captures (a load_many export)", path=d,
+                           fix="read them with pandas.read_parquet or tlskit.load_many's result")
+    meta = tables["meta"]
+    return Capture(Path(meta.get("path") or d), tables["messages"], tables["connections"], tables["certificates"],
+                   engine=meta.get("engine") or "native", warnings=list(meta.get("warnings") or []),
+                   keylog=Path(meta["keylog"]) if meta.get("keylog") else None)
+
+
+__all__ = ["ENGINES", "Capture", "Connection", "export_parquet", "load", "load_many", "read_parquet"]

@@ -9,11 +9,12 @@ drives the same builder from a stream of event objects (the tshark engine).
 
 from __future__ import annotations
 
+import copy
 import functools
 import operator
 import struct
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -35,6 +36,8 @@ from tlskit.schema import (
     typed,
     utc_array,
 )
+
+Tables = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]  # messages, connections, certificates
 
 # the integer fields of a message row (32-bit), in the order MESSAGE_ROW packs them
 _MESSAGE_FIELDS = ("conn", "seq", "c2s", "record_version", "content_type", "handshake_type", "hrr",
@@ -134,9 +137,12 @@ class _Rows:
         self.bools = [c.name for c in cols if c.dtype == "boolean"]
         self.times = [c.name for c in cols if c.dtype == UTC_TIME]
         self.dtypes = {c.name: c.dtype for c in cols}
+        self.objects_names = [c.name for c in cols if c.name not in self.ints + self.bools + self.times]
+        self._empty()
+
+    def _empty(self) -> None:
         self.int_values, self.bool_values, self.time_values = array("q"), array("b"), array("d")
-        self.objects: dict[str, list[Any]] = {
-            c.name: [] for c in cols if c.name not in self.ints + self.bools + self.times}
+        self.objects: dict[str, list[Any]] = {name: [] for name in self.objects_names}
         self.count = 0
         self.appends = [(values.append, name) for name, values in self.objects.items()]
 
@@ -158,6 +164,20 @@ class _Rows:
         if retransmission:
             self.int_values[position * len(self.ints) + self.ints.index("retransmissions")] += 1
 
+    def split(self, n: int) -> _Rows:
+        """A store with this one's first n rows; this one keeps the rest."""
+        head = copy.copy(self)
+        widths = ((len(self.ints), "int_values"), (len(self.bools), "bool_values"), (len(self.times), "time_values"))
+        for width, store in widths:
+            values = getattr(self, store)
+            setattr(head, store, values[:n * width])
+            setattr(self, store, values[n * width:])
+        head.objects = {name: values[:n] for name, values in self.objects.items()}
+        self.objects = {name: values[n:] for name, values in self.objects.items()}
+        self.appends = [(values.append, name) for name, values in self.objects.items()]
+        head.count, self.count = n, self.count - n
+        return head
+
     def ints_of(self, name: str) -> np.ndarray:
         """One integer column in row order (-1: missing)."""
         n = self.count
@@ -165,7 +185,8 @@ class _Rows:
         return values.reshape(n, len(self.ints))[:, self.ints.index(name)]
 
     def columns(self, order: np.ndarray) -> dict[str, Any]:
-        """Every column as a typed array, rows in `order`; the stored rows are released."""
+        """Every column as a typed array, rows in `order`; the stored rows are released (the
+        store is empty afterwards)."""
         n = self.count
         out: dict[str, Any] = {}
         for names, store, kind in ((self.ints, self.int_values, np.int64), (self.bools, self.bool_values, np.int8),
@@ -183,6 +204,7 @@ class _Rows:
         take = _taker(order)
         for name in list(self.objects):
             out[name] = typed(take(self.objects.pop(name)), self.dtypes[name])
+        self._empty()
         return out
 
 
@@ -200,13 +222,19 @@ class TableBuilder:
     connections still open, not the file. :meth:`tables` makes the three frames.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, spill: Callable[[Tables], None] | None = None, spill_rows: int = 1 << 14,
+                 hold: int = 0) -> None:
         self.ders: dict[bytes, bytes] = {}  # one copy of each certificate
         self.messages = _Messages()
         self.opened = 0
         self.rows = _Rows(c for c in CONNECTIONS.columns if c.name not in ("conn_id", "handshake_duration"))
         self.index = array("q")  # per row: the connection's open() order
         self.cert_rows: list[tuple[int, str, int, int, float, bytes]] = []  # (index, side, position, frame, time, der)
+        # streaming (tlskit.capture._export): every spill_rows connection rows, flush(hold) goes to
+        # spill; the `hold` newest rows stay, since trailing packets may still amend them
+        self.spill, self.spill_rows, self.hold = spill, spill_rows, hold
+        self.flushed = 0  # connection rows handed out by flush() (positions below this are gone)
+        self.amended: dict[int, list[float]] = {}  # trailing packets of flushed rows: position -> [end_time, retransmissions]
 
     def open(self, frame: int, time: float, src: str, sport: int, dst: str, dport: int) -> Connection:
         """A connection whose first packet (``frame``) went from src:sport to dst:dport."""
@@ -222,14 +250,21 @@ class TableBuilder:
         self.index.append(conn.index)
         if conn.certs:
             self.cert_rows.extend((conn.index, *cert) for cert in conn.certs)
-        return self.rows.count - 1
+        position = self.flushed + self.rows.count - 1
+        if self.spill is not None and self.rows.count >= self.spill_rows + self.hold:
+            self.spill(self.flush(self.hold))
+        return position
 
     def late(self, position: int, time: float, retransmission: bool) -> None:
         """A TCP packet of a connection already turned into row `position`."""
-        if position >= 0:
-            self.rows.amend(position, time, retransmission)
+        if position >= self.flushed:
+            self.rows.amend(position - self.flushed, time, retransmission)
+        elif position >= 0:  # its row was flushed: remember the change for whoever renumbers the rows
+            change = self.amended.setdefault(position, [time, 0.0])
+            change[0] = max(change[0], time)
+            change[1] += retransmission
 
-    def tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    def tables(self) -> Tables:
         """(messages, connections, certificates); conn_id in order of each connection's first packet."""
         n = len(self.index)
         first = self.rows.ints_of("first_frame")
@@ -237,25 +272,47 @@ class TableBuilder:
         order = np.lexsort((index, first))  # rows by first packet; ties in open() order
         conn_ids = np.full(self.opened, -1, dtype=np.int64)
         conn_ids[index[order]] = np.arange(n)
+        self.index = array("q")  # (the view `index` keeps the old one alive)
+        return self._frames(self.rows, index, conn_ids, order)
+
+    def flush(self, hold: int = 0) -> Tables:
+        """The rows so far as frames, but for the `hold` newest connection rows, and the builder
+        emptied of them (streaming, see tlskit.capture._export). conn_id is provisional: the
+        connection's open() order, which :meth:`tables` would turn into first-packet order;
+        connection rows come in the order they were finished (their positions, from
+        :attr:`flushed` on); a connection still open may have messages here and more in a later
+        flush."""
+        n = max(0, len(self.index) - hold)
+        index = np.frombuffer(self.index, dtype=np.int64)[:n].copy() if n else np.zeros(0, np.int64)
+        self.index = self.index[n:]
+        tables = self._frames(self.rows.split(n), index, np.arange(self.opened, dtype=np.int64), np.arange(n))
+        self.flushed += n
+        return tables
+
+    def _frames(self, rows: _Rows, index: np.ndarray, conn_ids: np.ndarray, order: np.ndarray) -> Tables:
+        """The three frames: connection `rows` (made by the connections `index` in open() order)
+        in `order`, conn_ids[open() index] as conn_id, all messages and certificate rows; the
+        stored rows are released."""
+        row_ids = conn_ids[index[order]]
         # messages first: their compact arrays are freed before the other frames are made
         messages = check(self.messages.frame_for(conn_ids), MESSAGES)
         self.messages.clear()
-        columns: dict[str, Any] = {"conn_id": int_array(np.arange(n), "UInt32"), **self.rows.columns(order)}
+        columns: dict[str, Any] = {"conn_id": int_array(row_ids, "UInt32"), **rows.columns(order)}
         columns["handshake_duration"] = (pd.Series(columns["handshake_end_time"])
                                          - pd.Series(columns["client_hello_time"])).array
         connections = check(pd.DataFrame({name: columns[name] for name in CONNECTIONS.names}), CONNECTIONS)
         del columns
-        rows = sorted(self.cert_rows, key=lambda r: conn_ids[r[0]])  # stable: chain order kept
+        cert_rows = sorted(self.cert_rows, key=lambda r: conn_ids[r[0]])  # stable: chain order kept
         self.cert_rows = []
         certs: dict[str, list[Any]] = {c.name: [] for c in CERTIFICATES.columns}
-        for index_, side, pos, frame, time, der in rows:
+        for index_, side, pos, frame, time, der in cert_rows:
             row = _cert_row(int(conn_ids[index_]), side, pos, frame, time, der)
             if not certs.keys() >= row.keys():
                 raise ValueError(f"certificates: columns not in the schema: {sorted(row.keys() - certs.keys())}")
             for name, values in certs.items():
                 values.append(row.get(name))
-        n_certs = len(rows)
-        del rows
+        n_certs = len(cert_rows)
+        del cert_rows
         for col in ("not_before", "not_after"):
             certs[col] = [_utc(v) for v in certs[col]]
         xdtypes = CERTIFICATES.dtypes

@@ -222,7 +222,7 @@ def _load_one(job: _Job) -> _Result:
 def _export(job: _Job, res: _Result) -> str | None:
     """Write one capture's tables to out/<slug>/ atomically: build a temporary directory,
     then rename it into place."""
-    from tlskit.capture._parquet import MARKER, TABLE_NAMES, _write_json, write_table
+    from tlskit.capture._parquet import MARKER, TABLE_NAMES, write_json, write_table
     from tlskit.schema import TABLES as SCHEMA
 
     assert job.out is not None
@@ -237,7 +237,7 @@ def _export(job: _Job, res: _Result) -> str | None:
             if isinstance(frame, pd.DataFrame):
                 write_table(frame, SCHEMA[name], tmp / f"{name}.parquet")
                 written.append(name)
-        _write_json(
+        write_json(
             {"path": job.path, "capture": job.name, "engine": job.engine, "keylog": job.keylog,
              "warnings": res.warnings, "tables": written, "error": res.error, "error_type": res.error_type},
             tmp / MARKER,

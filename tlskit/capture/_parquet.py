@@ -92,7 +92,7 @@ def write_table(frame: pd.DataFrame, table: Table, target: str | Path) -> Path:
     return target
 
 
-def _write_json(data: dict[str, Any], target: Path) -> None:
+def write_json(data: dict[str, Any], target: Path) -> None:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(json.dumps(data, indent=1, default=str))
@@ -127,7 +127,7 @@ def to_parquet(capture: Any, directory: str | Path) -> Path:
             write_table(frame, TABLES[name], out / f"{name}.parquet")
             written.append(name)
     keylog = getattr(capture, "keylog", None)
-    _write_json(
+    write_json(
         {
             "path": str(getattr(capture, "path", "")),
             "engine": getattr(capture, "engine", None),
@@ -176,8 +176,11 @@ def read_parquet(directory: str | Path) -> dict[str, Any]:
     meta = json.loads(marker.read_text())
     out: dict[str, Any] = {"meta": meta}
     for name in meta.get("tables", TABLE_NAMES):
-        out[name] = _from_arrow(d / f"{name}.parquet", TABLES[name])
+        frame = _from_arrow(d / f"{name}.parquet", TABLES[name])
+        if meta.get("ordered") is False:  # export_parquet: ordered by conn_id within each chunk only
+            frame = frame.sort_values("conn_id", kind="stable", ignore_index=True)
+        out[name] = frame
     return out
 
 
-__all__ = ["MARKER", "TABLE_NAMES", "arrow_schema", "read_parquet", "to_parquet", "write_table"]
+__all__ = ["MARKER", "TABLE_NAMES", "arrow_schema", "read_parquet", "to_parquet", "write_json", "write_table"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from tlskit.cli._types import workers
 from tlskit.i18n import LANGUAGES
 
 JSON_KEYS = ["conn_id", "client", "client_port", "server", "server_port", "sni", "version", "cipher",
@@ -30,22 +31,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--roles", metavar="TOPOLOGY",
                    help="JSON/TOML file with router / message_processor / backend addresses (labels inbound/outbound)")
     p.add_argument("--engine", choices=("native", "tshark"), default="native", help="capture reader")
-    p.add_argument("--workers", type=_positive, default=1, metavar="N",
+    p.add_argument("--workers", default="1", metavar="N",
                    help="processes reading the capture (native engine; big captures of many connections)")
     p.set_defaults(func=run)
 
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"a number of processes (1 or more), not {text!r}")
-    return int(text)
 
 
 def run(args: argparse.Namespace) -> int:
     from tlskit.capture import load
     from tlskit.diagnose import diagnose
 
-    capture = load(args.capture, keylog=args.keylog, engine=args.engine, workers=args.workers)
+    capture = load(args.capture, keylog=args.keylog, engine=args.engine, workers=workers(args.workers))
     truststore: Any = None
     if args.truststore:
         from tlskit.certs import load_truststore

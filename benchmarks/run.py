@@ -13,6 +13,10 @@ the process and of its largest child) is its own:
 - ``load-native-workers``: the same with ``workers=`` the number of cores (each worker reads
   the file and keeps its share of the connections; their CPU time is in ``cpu_seconds``, the
   largest worker's peak in ``peak_mb_children``);
+- ``read-floor`` (optional): the least a Python reader does per packet (records, one header
+  unpack, one flow-table lookup), the floor under every native case;
+- ``export-native``: ``tlskit.export_parquet(path, tmpdir)``, the bounded-memory path (rows
+  written as connections finish);
 - ``engine-native`` / ``events-tshark`` (optional): the engine alone (the native one feeding a
   sink that keeps nothing; tshark's event stream), without building tables, to show where a
   load's time goes.
@@ -115,6 +119,43 @@ def case(name: str, path: Path, pyshark_packets: int) -> dict[str, object]:
             warnings.simplefilter("ignore")
             NativeEngine(path).run(sink)  # type: ignore[arg-type]
         result["tls_connections"] = sink.connections
+    elif name == "read-floor":
+        # The least any Python reader does per packet: pcap records, one unpack of the
+        # Ethernet/IPv4/TCP headers, one flow-table lookup (classic little-endian pcap only).
+        from tlskit.capture._native._engine import _ETH_IPV4_TCP, _PCAP_LE
+        from tlskit.capture._native._reader import open_capture
+
+        started = time.perf_counter()  # (after the imports)
+        reader, flows, n = open_capture(path), {}, 0
+        header, headers = _PCAP_LE.unpack_from, _ETH_IPV4_TCP.unpack_from
+        for block in reader.blocks():
+            if block[0] != "pcap" or block[4][0] != "<":
+                raise SystemExit("read-floor reads little-endian classic pcap only")
+            _kind, buf, pos, stop, _layout = block
+            while pos < stop:
+                _sec, _frac, incl = header(buf, pos)
+                route = headers(buf, pos + 16)[5]
+                pos += 16 + incl
+                n += 1
+                flows[route] = flows.get(route, 0) + 1
+        reader.close()
+        result["packets_read"] = n
+    elif name == "export-native":
+        import tempfile
+
+        import tlskit
+        import tlskit.capture._export
+        import tlskit.x509
+
+        result["import_seconds"] = round(time.perf_counter() - started, 2)
+        started, cpu = time.perf_counter(), _cpu_seconds()
+        with tempfile.TemporaryDirectory() as out, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tlskit.export_parquet(path, out, progress=False)
+            result["cpu_seconds"] = round(_cpu_seconds() - cpu, 2)
+            meta = json.loads((Path(out) / "capture.json").read_text())
+            result["connections"] = meta["connections"]
+            result["parquet_mb"] = round(sum(f.stat().st_size for f in Path(out).iterdir()) / 1e6, 1)
     elif name == "events-tshark":
         from tlskit.capture._tshark import TsharkEngine
 
@@ -154,7 +195,7 @@ def main() -> None:
     ap.add_argument("--case", help=argparse.SUPPRESS)
     ap.add_argument("--pyshark-packets", type=int, default=20_000)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "results.json")
-    ap.add_argument("--cases", default="tshark-fields,pyshark,load-native,load-native-workers,engine-native,load-tshark")
+    ap.add_argument("--cases", default="tshark-fields,pyshark,load-native,load-native-workers,export-native,engine-native,load-tshark")
     args = ap.parse_args()
     if args.case:  # child: one measurement, JSON on stdout
         print(json.dumps(case(args.case, args.capture, args.pyshark_packets)))

@@ -5,18 +5,15 @@ connections with workers."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 
 import tlskit
-from tests.conftest import CONFORMANCE, DATA, ROOT
-from tests.golden.test_workers_agree import _captures
+from tests.conftest import CONFORMANCE, DATA
+from tests.helpers import assert_same_result, busy_capture, every_capture, load_with_warnings
 
 
 def _export(path: Path, keylog: Path | None, out: Path, **options: Any) -> tuple[Any, list[str]]:
@@ -24,36 +21,27 @@ def _export(path: Path, keylog: Path | None, out: Path, **options: Any) -> tuple
         warnings.simplefilter("always")
         try:
             tlskit.export_parquet(path, out, keylog=keylog, progress=False, **options)
+            result: Any = tlskit.read_parquet(out)
         except tlskit.TlskitError as exc:
-            return (type(exc).__name__, str(exc)), []
-    return tlskit.read_parquet(out), [str(w.message) for w in caught if issubclass(w.category, tlskit.CaptureWarning)]
+            result = (type(exc).__name__, str(exc))
+    return result, [str(w.message) for w in caught if issubclass(w.category, tlskit.CaptureWarning)]
 
 
 def _load(path: Path, keylog: Path | None) -> tuple[Any, list[str]]:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            cap: Any = tlskit.load(path, keylog=keylog, progress=False)
-        except tlskit.TlskitError as exc:
-            return (type(exc).__name__, str(exc)), []
-    return cap, [str(w.message) for w in caught if issubclass(w.category, tlskit.CaptureWarning)]
+    return load_with_warnings(path, keylog, 1)
 
 
 def _assert_same(loaded: Any, exported: Any) -> None:
-    if isinstance(loaded, tuple) or isinstance(exported, tuple):
-        assert loaded == exported
-        return
-    for table in ("messages", "connections", "certificates"):
-        pd.testing.assert_frame_equal(getattr(loaded, table), getattr(exported, table), check_exact=True)
-    assert loaded.warnings == exported.warnings
-    assert exported.path == loaded.path and exported.keylog == loaded.keylog
+    assert_same_result(loaded, exported)
+    if not isinstance(loaded, tuple):
+        assert exported.path == loaded.path and exported.keylog == loaded.keylog
 
 
 def test_every_capture_exports_what_load_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tlskit.capture import _export as export_module
 
     monkeypatch.setattr(export_module, "HOLD", 0)  # flush every 2 rows: chunks end mid-capture everywhere
-    items = _captures()
+    items = every_capture()
     assert len(items) > 20 and CONFORMANCE.is_dir() and DATA.is_dir()
     for i, (path, keylog) in enumerate(items):
         loaded, said_load = _load(path, keylog)
@@ -65,22 +53,14 @@ def test_every_capture_exports_what_load_reads(tmp_path: Path, monkeypatch: pyte
             raise AssertionError(f"{path} (key log {keylog}): {exc}") from exc
 
 
-def _made(tmp_path_factory: pytest.TempPathFactory, connections: int) -> Path:
-    """Overlapping lab handshakes laid out by benchmarks/make_capture.py."""
-    out = tmp_path_factory.mktemp("busy") / f"busy-{connections}.pcap"
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_capture.py"), str(out),
-                    "--connections", str(connections)], check=True, capture_output=True)
-    return out
-
-
 @pytest.fixture(scope="module")
 def busy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _made(tmp_path_factory, 3000)
+    return busy_capture(tmp_path_factory.mktemp("busy") / "busy.pcap", 3000)
 
 
 @pytest.fixture(scope="module")
 def few(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _made(tmp_path_factory, 200)
+    return busy_capture(tmp_path_factory.mktemp("few") / "few.pcap", 200)
 
 
 @pytest.mark.parametrize("chunk_rows,workers", [(97, 1), (250, 2), (100_000, 1)])

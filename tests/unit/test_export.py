@@ -17,7 +17,7 @@ import pytest
 
 import tlskit
 from tests.conftest import DATA, ROOT
-from tests.unit.test_split import _group_members
+from tests.helpers import busy_capture, group_members
 from tlskit.cli import main
 from tlskit.errors import CaptureError
 
@@ -121,9 +121,7 @@ INTERRUPTED = textwrap.dedent(
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_ctrl_c_leaves_no_process_and_no_partial_file(tmp_path: Path, workers: int) -> None:
-    busy = tmp_path / "busy.pcap"
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_capture.py"), str(busy),
-                    "--connections", "1500"], check=True, capture_output=True)
+    busy = busy_capture(tmp_path / "busy.pcap", 1500)
     out, marker = tmp_path / "out", tmp_path / "exported-once"
     script = INTERRUPTED.format(root=str(ROOT), path=str(busy), out=str(out), workers=workers, marker=str(marker))
     proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True,
@@ -133,17 +131,17 @@ def test_ctrl_c_leaves_no_process_and_no_partial_file(tmp_path: Path, workers: i
             if proc.poll() is not None:
                 break
             if marker.exists() and not (out / "capture.json").exists() and any(out.glob(".tmp-export-*/*.parquet")) \
-                    and len(_group_members(proc.pid)) >= workers + (workers > 1):
+                    and len(group_members(proc.pid)) >= workers + (workers > 1):
                 break
             time.sleep(0.01)
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
         os.kill(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=60) == 130, proc.stderr.read().decode() if proc.stderr else ""
         for _ in range(100):
-            if not _group_members(proc.pid):
+            if not group_members(proc.pid):
                 break
             time.sleep(0.05)
-        assert _group_members(proc.pid) == []
+        assert group_members(proc.pid) == []
         assert not list(out.glob(".tmp-export-*")) and not list(out.glob(".*.tmp"))
         # what is there is whole: either no export (marker removed at the start) or a complete one
         if (out / "capture.json").exists():

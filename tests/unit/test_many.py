@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import CONFORMANCE, ROOT
+from tests.helpers import group_members as _group_members
 from tlskit.capture import load
 from tlskit.capture._many import Captures, expand_paths, load_many
 from tlskit.capture._parquet import MARKER, read_parquet, to_parquet
@@ -158,20 +159,6 @@ INTERRUPTED = textwrap.dedent(
     sys.exit(0)
     """
 )
-
-
-def _group_members(pgid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                out.append(int(entry.name))
-    return out
 
 
 def test_ctrl_c_leaves_no_processes_and_no_partial_files(tmp_path: Path) -> None:

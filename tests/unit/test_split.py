@@ -19,6 +19,7 @@ import pytest
 
 import tlskit
 from tests.conftest import DATA, ROOT
+from tests.helpers import busy_capture, group_members
 from tlskit.capture._native._engine import share_of
 from tlskit.capture._processes import start_method
 from tlskit.capture._split import merge
@@ -138,41 +139,25 @@ INTERRUPTED = textwrap.dedent(
 )
 
 
-def _group_members(pgid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                out.append(int(entry.name))
-    return out
-
-
 def test_ctrl_c_stops_every_worker(tmp_path: Path) -> None:
-    busy = tmp_path / "busy.pcap"
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_capture.py"), str(busy),
-                    "--connections", "1500"], check=True, capture_output=True)
+    busy = busy_capture(tmp_path / "busy.pcap", 1500)
     marker = tmp_path / "loaded-once"
     script = INTERRUPTED.format(root=str(ROOT), path=str(busy), marker=str(marker))
     proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         for _ in range(1200):  # bounded wait: one load done, the next one's workers running
-            if proc.poll() is not None or (marker.exists() and len(_group_members(proc.pid)) >= 3):
+            if proc.poll() is not None or (marker.exists() and len(group_members(proc.pid)) >= 3):
                 break
             time.sleep(0.02)
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
         os.kill(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=60) == 130, proc.stderr.read().decode() if proc.stderr else ""
         for _ in range(100):  # the pool's workers were terminated and reaped
-            if not _group_members(proc.pid):
+            if not group_members(proc.pid):
                 break
             time.sleep(0.05)
-        assert _group_members(proc.pid) == []
+        assert group_members(proc.pid) == []
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -23,7 +23,6 @@ interrupt) leaves no partial file and no worker process.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import shutil
 import uuid
 import warnings
@@ -40,7 +39,7 @@ import pyarrow.parquet as pq
 from tlskit.capture._native import open_capture
 from tlskit.capture._native._engine import CLOSED_KEPT
 from tlskit.capture._parquet import MARKER, TABLE_NAMES, write_json, write_table
-from tlskit.capture._processes import ignore_sigint, start_method
+from tlskit.capture._processes import start_method, worker_pool
 from tlskit.errors import CaptureError, CaptureWarning
 from tlskit.schema import TABLES
 
@@ -213,18 +212,11 @@ def _read_shares(path: Path, keylog: Path | None, count: int, method: str, tmp: 
         return [_read_share(*args[0], progress=update)]
     size = path.stat().st_size
     done: list[_Share] = []
-    pool = multiprocessing.get_context(method).Pool(count, initializer=ignore_sigint)
-    try:
+    with worker_pool(method, count) as pool:  # Ctrl-C, or a share failed: no process outlives the export
         for share in pool.imap_unordered(_pool_job, args):
             done.append(share)
             if update is not None:
                 update(size * len(done) // count, size)
-        pool.close()
-    except BaseException:
-        pool.terminate()  # Ctrl-C, or a share failed: no process outlives the export
-        raise
-    finally:
-        pool.join()
     return sorted(done, key=lambda s: s.k)
 
 

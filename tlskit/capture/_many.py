@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import glob
 import html
-import multiprocessing
 import os
 import shutil
 import sys
@@ -33,7 +32,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from tlskit.capture._processes import ignore_sigint, start_method
+from tlskit.capture._processes import start_method, worker_pool
 from tlskit.errors import CaptureError, CaptureWarning, TlskitError
 
 TABLES = ("messages", "connections", "certificates", "diagnosis")
@@ -252,18 +251,11 @@ def _export(job: _Job, res: _Result) -> str | None:
 
 
 def _pool_map(jobs: list[_Job], workers: int, bar: Any, method: str) -> Iterator[_Result]:
-    pool = multiprocessing.get_context(method).Pool(workers, initializer=ignore_sigint)
-    try:
+    with worker_pool(method, workers) as pool:
         for res in pool.imap_unordered(_load_one, jobs):
             if bar is not None:
                 bar.update(1)
             yield res
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
 
 
 def _dask_map(jobs: list[_Job], client: Any, bar: Any) -> Iterator[_Result]:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from multiprocessing.pool import Pool
 
 
 def ignore_sigint() -> None:
@@ -27,4 +30,36 @@ def start_method() -> str:
     return "forkserver" if "forkserver" in methods else "spawn"
 
 
-__all__ = ["ignore_sigint", "start_method"]
+@contextmanager
+def worker_pool(method: str, workers: int) -> Iterator[Pool]:
+    """A process pool whose workers leave with the block: closed and joined when it ends,
+    terminated (then joined) when it raises, Ctrl-C and a generator's close() included, so no
+    process outlives the work.
+
+    SIGINT is blocked while the pool starts. Its helper threads inherit that mask, so Ctrl-C
+    always reaches the main thread (delivered to a helper thread, the signal waited unseen
+    while the main thread ran Python code: a load that ignored Ctrl-C); and Pool() cleans up
+    after an Exception but not after KeyboardInterrupt, so an interrupt while it forks would
+    leave the started workers behind. A Ctrl-C that came meanwhile is raised once the pool is
+    in hand, and it is terminated."""
+    block = hasattr(signal, "pthread_sigmask")
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if block else None
+    try:
+        pool = multiprocessing.get_context(method).Pool(workers, initializer=ignore_sigint)
+    except BaseException:
+        if mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        raise
+    try:
+        if mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending Ctrl-C is raised here
+        yield pool
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+
+
+__all__ = ["ignore_sigint", "start_method", "worker_pool"]

@@ -16,7 +16,6 @@ nothing is written anywhere.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import warnings
 from collections import Counter
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tlskit.capture._processes import ignore_sigint
+from tlskit.capture._processes import worker_pool
 from tlskit.schema import CERTIFICATES, CONNECTIONS, MESSAGES, Table, check, int_array
 
 Tables = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]  # messages, connections, certificates
@@ -66,20 +65,13 @@ def read_split(path: Path, keylog: Path | None, workers: int, method: str,
     """The capture's tables read by `workers` processes (this one included), merged; the second
     item carries the file-level notes, skip counts and packet count (the same in every share),
     and the warnings of the other workers (re-emitted by the caller)."""
-    pool = multiprocessing.get_context(method).Pool(workers - 1, initializer=ignore_sigint)
-    try:
+    with worker_pool(method, workers - 1) as pool:  # Ctrl-C, or a worker failed: no process outlives the load
         pending = [pool.apply_async(_pool_job, (str(path), str(keylog) if keylog else None, (k, workers)))
                    for k in range(1, workers)]
         own = read_share(path, keylog, (0, workers), progress)
         for category, message in own.warnings:
             warnings.warn(message, category, stacklevel=2)
         parts = [own] + [job.get() for job in pending]
-        pool.close()
-    except BaseException:
-        pool.terminate()  # Ctrl-C, or a worker failed: no process outlives the load
-        raise
-    finally:
-        pool.join()
     said = {message for _category, message in own.warnings}
     for part in parts[1:]:
         for category, message in part.warnings:

@@ -106,10 +106,8 @@ class Capture:
 
     def to_parquet(self, directory: str | Path) -> Path:
         """Write the three tables as Parquet files under ``directory``; returns it."""
-        try:
-            from tlskit.capture._parquet import to_parquet
-        except ImportError:
-            to_parquet = _to_parquet
+        from tlskit.capture._parquet import to_parquet
+
         return Path(to_parquet(self, directory))
 
     def __repr__(self) -> str:
@@ -133,18 +131,6 @@ class Capture:
                 "cipher_suite_name", "established", "alert_name", "alert_from"]
         table = c[cols].head(20).to_html(index=False, na_rep="")
         return "<div>" + "<br>".join(parts) + "</div>" + table
-
-
-def _to_parquet(capture: Capture, directory: str | Path) -> Path:
-    """Fallback writer: one file per table, written to a temporary name then renamed."""
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    for name in ("messages", "connections", "certificates"):
-        frame: pd.DataFrame = getattr(capture, name)
-        tmp = out / f".{name}.parquet.tmp"
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, out / f"{name}.parquet")
-    return out
 
 
 def _progress_bar(path: Path, progress: bool | None) -> tuple[Callable[[int, int], None] | None, Any]:

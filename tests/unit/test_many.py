@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -210,3 +211,25 @@ def test_per_capture_key_logs_decrypt_tls13(tmp_path: Path) -> None:
     visible = many.connections.groupby("capture", observed=True)["server_certificate_visible"].any()
     assert bool(visible["a/capture.pcap"]) and not bool(visible["b/capture.pcap"])
     assert len(many.errors) == 0
+
+
+def test_out_without_diagnosis_streams_each_capture(tmp_path: Path) -> None:
+    """out= and no diagnosis: each capture goes through export_parquet (flat memory); the tables
+    read back are the ones loaded in memory, bad files are still rows of errors."""
+    bad = tmp_path / "notes.pcap"
+    bad.write_text("not a capture\n" * 20)
+    files = [ARKIME / f for f in FILES] + [bad]
+    mem = load_many(files, workers=2, progress=False)
+    disk = load_many(files, workers=2, progress=False, out=tmp_path / "pq")
+    for table in ("messages", "connections", "certificates"):
+        pd.testing.assert_frame_equal(getattr(disk, table), getattr(mem, table))
+    assert list(disk.errors["capture"]) == list(mem.errors["capture"])
+    assert disk.errors["capture"].iloc[0].endswith("notes.pcap")
+    assert disk.warnings == mem.warnings
+    metas = [json.loads((d / MARKER).read_text()) for d in sorted((tmp_path / "pq").iterdir())]
+    assert len(metas) == len(files)  # and nothing temporary left beside them
+    streamed = [m for m in metas if m["error"] is None]
+    assert len(streamed) == len(FILES) and all(m["ordered"] is False for m in streamed)
+    assert sum(m["connections"] for m in streamed) == len(mem.connections)
+    failed = [m for m in metas if m["error"] is not None]
+    assert [m["error_type"] for m in failed] == ["CaptureError"] and "not a packet capture" in failed[0]["error"]

@@ -6,9 +6,10 @@ files' common directory, so ``a/capture.pcap`` and ``b/capture.pcap`` stay apart
 file does not stop the batch: it becomes a row of ``errors``.
 
 With ``out=DIR`` each worker writes its capture's tables to ``DIR/<capture>/`` as Parquet
-(see :mod:`tlskit.capture._parquet`) and hands back only a summary, so memory stays bounded
-by one capture per worker; with ``client=`` (a ``dask.distributed.Client``) the same work
-runs on the cluster's workers.
+(see :mod:`tlskit.capture._parquet`) and hands back only a summary; without ``diagnose`` the
+capture streams there as it is read (:mod:`tlskit.capture._export`), so a worker's memory stays
+flat whatever the capture's size (a diagnosis needs the capture's tables in memory). With
+``client=`` (a ``dask.distributed.Client``) the same work runs on the cluster's workers.
 
 Interrupts (Ctrl-C, a Jupyter kernel interrupt) stop the batch cleanly: pool workers ignore
 SIGINT and are terminated and reaped by the parent, Dask futures are cancelled, and
@@ -197,6 +198,8 @@ def _load_one(job: _Job) -> _Result:
     from tlskit.capture import load
 
     res = _Result(job.index, job.name)
+    if job.out is not None and job.diagnose is None and job.engine == "native":
+        return _stream_one(job, res)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # kept on the Capture, reported once by the parent
@@ -216,6 +219,45 @@ def _load_one(job: _Job) -> _Result:
         res.directory = _export(job, res)
         res.tables = {}
     return res
+
+
+def _stream_one(job: _Job, res: _Result) -> _Result:
+    """out= without a diagnosis: the capture streams to Parquet (export_parquet, rows written as
+    connections finish), so a worker's memory stays flat whatever the capture's size; written
+    to a temporary directory, then renamed into place like _export."""
+    import json
+
+    from tlskit.capture._export import export_parquet
+    from tlskit.capture._parquet import MARKER, write_json
+
+    assert job.out is not None
+    out = Path(job.out)
+    final = out / _slug(job.name)
+    tmp = out / f".{_slug(job.name)}{_TMP_TAG}{uuid.uuid4().hex[:8]}"
+    try:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # kept in capture.json, reported once by the parent
+                export_parquet(job.path, tmp, keylog=job.keylog, progress=False)
+        except TlskitError as err:  # bad input: a row of `errors`, the batch goes on
+            res.error, res.error_type = str(err), type(err).__name__
+        except Exception as err:  # a bug must not lose the other captures' results either
+            res.error, res.error_type = f"{job.path}: {type(err).__name__}: {err}", "InternalError"
+        if res.error is not None:
+            res.directory = _export(job, res)  # the error's own record, as for a loaded capture
+            return res
+        meta = json.loads((tmp / MARKER).read_text())
+        res.warnings, res.connections = list(meta["warnings"]), int(meta["connections"])
+        meta.update(path=job.path, capture=job.name, engine=job.engine, keylog=job.keylog, error=None, error_type=None)
+        write_json(meta, tmp / MARKER)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        res.directory = str(final)
+        return res
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _export(job: _Job, res: _Result) -> str | None:

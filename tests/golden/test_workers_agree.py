@@ -12,8 +12,8 @@ import pytest
 from tests.helpers import assert_same_result, busy_capture, every_capture, load_with_warnings
 
 
-@pytest.mark.parametrize("workers", [2, 3])
-def test_every_capture_reads_the_same_with_workers(workers: int) -> None:
+def test_every_capture_reads_the_same_with_workers() -> None:
+    workers = 2  # (3 on the busy capture below)
     items = every_capture()
     assert len(items) > 20
     compared = 0
@@ -37,9 +37,10 @@ def busy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_busy_capture_reads_the_same_and_shares_the_work(busy: Path) -> None:
     one, said_one = load_with_warnings(busy, None, 1)
-    many, said_many = load_with_warnings(busy, None, 2)
-    assert_same_result(one, many)
-    assert said_one == said_many
+    for workers in (2, 3):
+        many, said_many = load_with_warnings(busy, None, workers)
+        assert_same_result(one, many)
+        assert said_one == said_many
     assert len(one.connections) == 3000
     assert one.connections["conn_id"].tolist() == list(range(3000))
     # each worker read a fair share (the byte sum of the 4-tuple spreads ephemeral ports)

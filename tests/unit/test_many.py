@@ -219,8 +219,10 @@ def test_out_without_diagnosis_streams_each_capture(tmp_path: Path) -> None:
     bad = tmp_path / "notes.pcap"
     bad.write_text("not a capture\n" * 20)
     files = [ARKIME / f for f in FILES] + [bad]
-    mem = load_many(files, workers=2, progress=False)
-    disk = load_many(files, workers=2, progress=False, out=tmp_path / "pq")
+    with pytest.warns(CaptureWarning, match="1 of 5 capture"):
+        mem = load_many(files, workers=2, progress=False)
+    with pytest.warns(CaptureWarning, match="1 of 5 capture"):
+        disk = load_many(files, workers=2, progress=False, out=tmp_path / "pq")
     for table in ("messages", "connections", "certificates"):
         pd.testing.assert_frame_equal(getattr(disk, table), getattr(mem, table))
     assert list(disk.errors["capture"]) == list(mem.errors["capture"])

@@ -7,6 +7,11 @@ Two engines fill the same tables (:mod:`tlskit.schema`): ``"native"`` (tlskit's 
 streaming reader, the default) and ``"tshark"`` (Wireshark's dissectors, the reference).
 Both feed the one table builder (:mod:`tlskit.capture._builder`: the native engine calls it
 directly, the tshark engine through event objects), so nothing downstream knows which one ran.
+
+Bigger captures: ``load(path, workers=N)`` shares one capture's connections among processes
+(:mod:`tlskit.capture._split`); :func:`export_parquet` streams a capture of any size to
+Parquet in flat memory (:mod:`tlskit.capture._export`), :func:`read_parquet` reads it back;
+:func:`load_many` reads many captures (:mod:`tlskit.capture._many`).
 """
 
 from __future__ import annotations

@@ -220,6 +220,11 @@ class TableBuilder:
     connection's first packet, 1 for the other), and ``close()`` once nothing more will come.
     A closed connection becomes rows at once and its state is dropped, so memory follows the
     connections still open, not the file. :meth:`tables` makes the three frames.
+
+    Streaming (``spill=``, :mod:`tlskit.capture._export`): every ``spill_rows`` finished
+    connections, :meth:`flush` hands the rows so far to ``spill`` and forgets them, so memory
+    follows the chunk size; conn_ids are then provisional, to be renumbered by whoever
+    collects the chunks.
     """
 
     def __init__(self, spill: Callable[[Tables], None] | None = None, spill_rows: int = 1 << 14,

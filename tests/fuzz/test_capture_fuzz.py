@@ -111,3 +111,35 @@ def test_truncation_points(tmp_path: Path, seed: str) -> None:
         with warnings.catch_warnings(), contextlib.suppress(CaptureError):  # anything else fails
             warnings.simplefilter("ignore")
             load(path, progress=False)
+
+
+@settings(max_examples=20, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(seed=st.sampled_from(sorted(SEEDS)), edits=st.lists(edit, min_size=1, max_size=6), cut=st.integers(0, 300))
+def test_mutated_captures_read_alike_by_every_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: str,
+                                                   edits: list[tuple], cut: int) -> None:
+    """load(workers=2) and export_parquet (2-row chunks, none held back) on the same damaged
+    input: the same tables and warnings as load(), or the same typed error."""
+    from tests.helpers import assert_same_result, load_with_warnings
+    from tlskit.capture import _export, export_parquet, read_parquet
+
+    monkeypatch.setattr(_export, "HOLD", 0)
+    data = _mutate(_seed(seed), edits, cut)
+    path = tmp_path / ("fuzz.pcapng.gz" if seed == "gzip" else "fuzz.pcap")
+    path.write_bytes(data)
+    keylog = FP / SEEDS[seed][1] if SEEDS[seed][1] else None
+    one, said_one = load_with_warnings(path, keylog, 1)
+    many, said_many = load_with_warnings(path, keylog, 2)
+    assert_same_result(one, many)
+    assert said_one == said_many
+    out = tmp_path / f"out-{len(data)}-{cut}"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            export_parquet(path, out, keylog=keylog, progress=False, chunk_rows=2)
+        exported = read_parquet(out)
+    except CaptureError as err:
+        assert one == ("CaptureError", str(err))
+        assert not out.exists()  # nothing of a failed export stays behind
+        return
+    assert_same_result(one, exported)

@@ -73,7 +73,9 @@ def test_a_pipe_is_exported_by_one_worker(tmp_path: Path) -> None:
 
 def test_reexport_replaces_the_files_whole(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    tlskit.export_parquet(DATA / "sample" / "capture.pcap", out, progress=False)
+    tlskit.load_many([DATA / "sample" / "capture.pcap"], progress=False, out=tmp_path / "many", diagnose=True)
+    (out.parent / "many" / "capture.pcap").rename(out)  # an earlier export with a diagnosis
+    assert (out / "diagnosis.parquet").is_file()
     tlskit.export_parquet(CAPTURE, out, keylog=SCENARIO / "keys.log", progress=False)
     back = tlskit.read_parquet(out)
     direct = tlskit.load(CAPTURE, keylog=SCENARIO / "keys.log", progress=False)

@@ -166,6 +166,7 @@ def export_parquet(path: str | Path, out: str | Path, *, keylog: str | Path | No
     try:
         target.mkdir(parents=True, exist_ok=True)
         (target / MARKER).unlink(missing_ok=True)  # incomplete until rewritten at the end
+        (target / "diagnosis.parquet").unlink(missing_ok=True)  # an earlier to_parquet's, of other tables
         tmp = target / f".tmp-export-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
     except OSError as exc:

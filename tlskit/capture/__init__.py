@@ -16,7 +16,6 @@ Parquet in flat memory (:mod:`tlskit.capture._export`), :func:`read_parquet` rea
 
 from __future__ import annotations
 
-import gc
 import html
 import os
 import sys
@@ -28,11 +27,9 @@ from typing import Any
 
 import pandas as pd
 
-from tlskit.capture._builder import build_tables
+from tlskit.capture._builder import Tables, build_tables, paused_gc
 from tlskit.capture._processes import start_method
 from tlskit.errors import CaptureWarning, NotFoundError
-
-Tables = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]  # messages, connections, certificates
 
 ENGINES = ("native", "tshark")
 AUTO_PROGRESS_BYTES = 64 << 20  # files above this show a progress bar when progress=None
@@ -233,8 +230,9 @@ def _not_analysed(skipped: Mapping[str, int]) -> tuple[str, tuple[str, ...]]:
     return ", ".join(f"{skipped[key]} {names[key]}" for key in found), found
 
 
-def _workers(workers: int | None, engine: str, path: Path) -> int:
-    """The number of processes to read `path` with (see load)."""
+def _workers(workers: int | None, engine: str, path: Path) -> tuple[int, str]:
+    """The number of processes to read `path` with (see load), and how to start them: call it
+    before a progress bar starts its thread (start_method looks at the threads)."""
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -242,8 +240,8 @@ def _workers(workers: int | None, engine: str, path: Path) -> int:
     if workers > 1 and engine != "native":
         raise ValueError(f"workers={workers} needs engine='native' (the tshark engine reads a file in one process)")
     if workers > 1 and not path.is_file():
-        return 1  # a pipe (or a missing file: reported as such by the reader)
-    return workers
+        workers = 1  # a pipe (or a missing file: reported as such by the reader)
+    return workers, start_method() if workers > 1 else "fork"
 
 
 def load(path: str | Path, *, keylog: str | Path | None = None, engine: str = "native",
@@ -282,24 +280,17 @@ def load(path: str | Path, *, keylog: str | Path | None = None, engine: str = "n
     """
     p = Path(path)
     kl = Path(keylog) if keylog is not None else None
-    workers = _workers(workers, engine, p)
-    method = start_method() if workers > 1 else "fork"  # before the progress bar starts its thread
+    workers, method = _workers(workers, engine, p)  # before the progress bar starts its thread
     if kl is not None:
         from tlskit.tls.keylog import read_keylog
 
         read_keylog(kl)  # fail early, naming the key log, before reading a large capture
     update, bar = _progress_bar(p, progress)
-    # Millions of small objects and no reference cycles: the cyclic collector would rescan them
-    # over and over (loads slow down super-linearly); collect once afterwards instead.
-    collecting = gc.isenabled()
-    gc.disable()
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with paused_gc(), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", CaptureWarning)
             (messages, connections, certificates), eng = _read_tables(p, kl, engine, update, workers, method)
     finally:
-        if collecting:
-            gc.enable()
         if bar is not None:
             bar.close()
     seen: list[str] = []

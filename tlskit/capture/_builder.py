@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import copy
 import functools
+import gc
 import operator
 import struct
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -38,6 +40,20 @@ from tlskit.schema import (
 )
 
 Tables = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]  # messages, connections, certificates
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector off while a capture is read: millions of small objects and no
+    reference cycles, so it would rescan them over and over (loads slow down super-linearly);
+    one collection afterwards instead."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 # the integer fields of a message row (32-bit), in the order MESSAGE_ROW packs them
 _MESSAGE_FIELDS = ("conn", "seq", "c2s", "record_version", "content_type", "handshake_type", "hrr",
@@ -399,4 +415,4 @@ def _utc(v: Any) -> Any:
     return pd.Timestamp(v)
 
 
-__all__ = ["build_tables"]
+__all__ = ["TableBuilder", "Tables", "build_tables", "paused_gc"]

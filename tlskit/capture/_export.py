@@ -22,7 +22,6 @@ interrupt) leaves no partial file and no worker process.
 
 from __future__ import annotations
 
-import gc
 import shutil
 import uuid
 import warnings
@@ -36,10 +35,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tlskit.capture._builder import TableBuilder, paused_gc
 from tlskit.capture._native import open_capture
 from tlskit.capture._native._engine import CLOSED_KEPT
 from tlskit.capture._parquet import MARKER, TABLE_NAMES, write_json, write_table
-from tlskit.capture._processes import start_method, worker_pool
+from tlskit.capture._processes import Said, each_once, worker_pool
 from tlskit.errors import CaptureError, CaptureWarning
 from tlskit.schema import TABLES
 
@@ -64,7 +64,7 @@ class _Share:
     notes: list[str] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     packets: int = 0
-    warnings: list[tuple[type[Warning], str]] = field(default_factory=list)
+    warnings: Said = field(default_factory=list)
 
 
 def _give_back() -> None:
@@ -77,7 +77,6 @@ def _read_share(path: str, keylog: str | None, k: int, shares: int, tmp: str, ch
                 progress: Callable[[int, int], None] | None = None) -> _Share:
     """Share k of `shares`: read the capture, writing chunks tmp/{k}.{chunk}.{table}.parquet."""
     from tlskit.capture import Summary
-    from tlskit.capture._builder import TableBuilder
     from tlskit.capture._native import NativeEngine
 
     share = _Share(k, summary=Summary())
@@ -93,18 +92,12 @@ def _read_share(path: str, keylog: str | None, k: int, shares: int, tmp: str, ch
         share.summary += Summary.of(connections)
         _give_back()
 
-    collecting = gc.isenabled()
-    gc.disable()  # as in load(): millions of small objects, no cycles
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            builder = TableBuilder(spill=spill, spill_rows=chunk_rows, hold=HOLD)
-            engine = NativeEngine(path, keylog, progress=progress, share=(k, shares))
-            engine.run(builder)
-            spill(builder.flush())  # the rest (an empty chunk still gives every file its schema)
-    finally:
-        if collecting:
-            gc.enable()
+    with paused_gc(), warnings.catch_warnings(record=True) as caught:  # (gc: as in load())
+        warnings.simplefilter("always")
+        builder = TableBuilder(spill=spill, spill_rows=chunk_rows, hold=HOLD)
+        engine = NativeEngine(path, keylog, progress=progress, share=(k, shares))
+        engine.run(builder)
+        spill(builder.flush())  # the rest (an empty chunk still gives every file its schema)
     share.opened, share.amended = builder.opened, builder.amended
     share.notes, share.skipped, share.packets = engine.notes, engine.skipped, engine.packets
     share.warnings = [(w.category, str(w.message)) for w in caught]
@@ -158,10 +151,9 @@ def export_parquet(path: str | Path, out: str | Path, *, keylog: str | Path | No
         from tlskit.tls.keylog import read_keylog
 
         read_keylog(kl)  # fail early, naming the key log, before reading a large capture
-    count = _workers(workers, "native", p)
+    count, method = _workers(workers, "native", p)  # before the progress bar starts its thread
     if p.is_file() or not p.exists():
         open_capture(p).close()  # a missing or non-capture file fails here, before out/ is touched
-    method = start_method() if count > 1 else "fork"  # before the progress bar starts its thread
     created = not target.exists()
     try:
         target.mkdir(parents=True, exist_ok=True)
@@ -186,15 +178,11 @@ def export_parquet(path: str | Path, out: str | Path, *, keylog: str | Path | No
         if bar is not None:
             bar.close()
     said: list[str] = []
-    other: set[tuple[type[Warning], str]] = set()
-    for share in done:  # file-level remarks come from every share: each once
-        for category, message in share.warnings:
-            if issubclass(category, CaptureWarning):
-                if message not in said:
-                    said.append(message)
-            elif (category, message) not in other:
-                other.add((category, message))
-                warnings.warn(message, category, stacklevel=2)
+    for category, message in each_once(share.warnings for share in done):
+        if issubclass(category, CaptureWarning):
+            said.append(message)  # said below with the load's own remarks, and kept in capture.json
+        else:
+            warnings.warn(message, category, stacklevel=2)
     summary = sum((share.summary for share in done), Summary())
     said += findings(p, kl, done[0], summary, said=said)
     for message in said:

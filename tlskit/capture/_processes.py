@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from multiprocessing.pool import Pool
 
@@ -62,4 +62,20 @@ def worker_pool(method: str, workers: int) -> Iterator[Pool]:
         pool.join()
 
 
-__all__ = ["ignore_sigint", "start_method", "worker_pool"]
+Said = list[tuple[type[Warning], str]]  # warnings a worker recorded: (category, message)
+
+
+def each_once(said: Iterable[Said]) -> Said:
+    """The workers' warnings, each message once, in order: every worker reading a file says its
+    file-level remarks (truncation, skipped packets) again."""
+    seen: set[str] = set()
+    out: Said = []
+    for one in said:
+        for category, message in one:
+            if message not in seen:
+                seen.add(message)
+                out.append((category, message))
+    return out
+
+
+__all__ = ["Said", "each_once", "ignore_sigint", "start_method", "worker_pool"]

@@ -15,7 +15,6 @@ nothing is written anywhere.
 
 from __future__ import annotations
 
-import gc
 import warnings
 from collections import Counter
 from collections.abc import Callable
@@ -25,10 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tlskit.capture._processes import worker_pool
+from tlskit.capture._builder import Tables, paused_gc
+from tlskit.capture._processes import Said, each_once, worker_pool
 from tlskit.schema import CERTIFICATES, CONNECTIONS, MESSAGES, Table, check, int_array
-
-Tables = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]  # messages, connections, certificates
 
 
 @dataclass
@@ -39,7 +37,7 @@ class Part:
     notes: list[str] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     packets: int = 0
-    warnings: list[tuple[type[Warning], str]] = field(default_factory=list)
+    warnings: Said = field(default_factory=list)
 
 
 def read_share(path: Path, keylog: Path | None, share: tuple[int, int],
@@ -56,8 +54,8 @@ def read_share(path: Path, keylog: Path | None, share: tuple[int, int],
 
 
 def _pool_job(path: str, keylog: str | None, share: tuple[int, int]) -> Part:
-    gc.disable()  # as in load(): millions of small objects and no cycles
-    return read_share(Path(path), Path(keylog) if keylog else None, share)
+    with paused_gc():  # as in load()
+        return read_share(Path(path), Path(keylog) if keylog else None, share)
 
 
 def read_split(path: Path, keylog: Path | None, workers: int, method: str,
@@ -69,15 +67,9 @@ def read_split(path: Path, keylog: Path | None, workers: int, method: str,
         pending = [pool.apply_async(_pool_job, (str(path), str(keylog) if keylog else None, (k, workers)))
                    for k in range(1, workers)]
         own = read_share(path, keylog, (0, workers), progress)
-        for category, message in own.warnings:
-            warnings.warn(message, category, stacklevel=2)
         parts = [own] + [job.get() for job in pending]
-    said = {message for _category, message in own.warnings}
-    for part in parts[1:]:
-        for category, message in part.warnings:
-            if message not in said:  # file-level warnings come from every worker: once
-                said.add(message)
-                warnings.warn(message, category, stacklevel=2)
+    for category, message in each_once(part.warnings for part in parts):
+        warnings.warn(message, category, stacklevel=2)
     tables = merge([part.tables for part in parts])
     for part in parts:
         part.tables = ()  # type: ignore[assignment]  # the merged frames are the only copy kept
